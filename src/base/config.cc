@@ -1,0 +1,182 @@
+#include "base/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+SLUICE_ERRC_CATEGORY(sluice::config, "config",
+                     case errc::unknown_key : return "unknown configuration key";
+                     case errc::bad_value : return "bad configuration value";
+                     case errc::bad_file : return "bad configuration file";)
+
+namespace sluice::config {
+
+
+
+const std::vector<key_info>& known_keys() {
+  static const std::vector<key_info> keys = {
+      {"data.dirs", "./data", "Drive folders, comma-separated (also the positional arguments of `sluice server`).",
+       {}},
+      {"s3.listeners", "0.0.0.0:9000", "Address the S3 API listens on (host:port).", {"SLUICE_ADDRESS"}},
+      {"s3.domain", "", "Domain for virtual-host-style requests (`bucket.DOMAIN`); empty = path-style only.",
+       {"SLUICE_DOMAIN", "MINIO_DOMAIN"}},
+      {"s3.region", "us-east-1", "Region the server reports and expects in SigV4 scopes.",
+       {"SLUICE_REGION", "MINIO_REGION"}},
+      {"s3.max.connections", "1024", "Concurrent S3 connections; more are refused until one closes.", {}},
+      {"s3.max.header.bytes", "65536", "Largest request header block accepted (431 beyond).", {}},
+      {"s3.max.xml.bytes", "2097152", "Largest XML request body (DeleteObjects, Complete...).", {}},
+      {"s3.max.object.size", "5TiB", "Largest object a single PUT may carry.", {}},
+      {"s3.idle.timeout.ms", "60000", "A connection that sends nothing for this long is closed.", {}},
+      {"s3.io.timeout.ms", "300000", "Longest wait for one read or write on a busy connection.", {}},
+      {"s3.clock.skew.ms", "900000", "Largest clock difference accepted in signed requests (RequestTimeTooSkewed).",
+       {}},
+      {"s3.inline.bytes", "131072", "Objects up to this size are stored inline in their metadata file.", {}},
+      {"tls.certs.dir", "", "Folder with public.crt and private.key; when both exist the S3 port speaks HTTPS. "
+                            "Empty = `<first drive>/../certs` then `~/.sluice/certs`.",
+       {"SLUICE_CERTS_DIR"}},
+      {"root.user", "", "Root access key; generated on first start when unset.",
+       {"SLUICE_ROOT_USER", "MINIO_ROOT_USER"}},
+      {"root.password", "", "Root secret key (8+ characters); generated on first start when unset.",
+       {"SLUICE_ROOT_PASSWORD", "MINIO_ROOT_PASSWORD"}},
+      {"iam.user.*", "", "Extra users from the config file: `iam.user.<ACCESS_KEY>=<SECRET_KEY>`.", {}},
+      {"log.level", "info", "trace, debug, info, warn, error.", {"SLUICE_LOG_LEVEL"}},
+  };
+  return keys;
+}
+
+namespace {
+const key_info* find_key(const std::string& key) {
+  for (const auto& k : known_keys()) {
+    if (k.name == key) return &k;
+    if (k.name.ends_with(".*") && key.size() > k.name.size() - 1 &&
+        key.compare(0, k.name.size() - 1, k.name, 0, k.name.size() - 1) == 0) {
+      return &k;
+    }
+  }
+  return nullptr;
+}
+std::string trim(std::string s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  size_t e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+}  // namespace
+
+settings::settings() {
+  for (const auto& k : known_keys()) {
+    if (!k.name.ends_with(".*")) values_[k.name] = k.default_value;
+  }
+}
+
+result<void> settings::load_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return fail(errc::bad_file, "cannot read config file " + path);
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == '!') continue;
+    size_t eq = line.find_first_of("=:");
+    if (eq == std::string::npos) {
+      return fail(errc::bad_file, path + ":" + std::to_string(lineno) + ": expected key=value");
+    }
+    auto r = set(trim(line.substr(0, eq)), trim(line.substr(eq + 1)));
+    if (!r) return fail(r.error().code(), path + ":" + std::to_string(lineno) + ": " + r.error().message());
+  }
+  return ok();
+}
+
+result<void> settings::set(const std::string& key, const std::string& value) {
+  if (!find_key(key)) return fail(errc::unknown_key, "unknown configuration key '" + key + "'");
+  values_[key] = value;
+  explicit_[key] = true;
+  return ok();
+}
+
+void settings::apply_env() {
+  for (const auto& k : known_keys()) {
+    if (is_set(k.name)) continue;
+    for (const auto& env : k.env) {
+      if (const char* v = std::getenv(env.c_str()); v && *v) {
+        values_[k.name] = v;
+        explicit_[k.name] = true;
+        break;
+      }
+    }
+  }
+}
+
+std::string settings::get(const std::string& key) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? std::string() : it->second;
+}
+
+result<int64_t> settings::get_int(const std::string& key) const {
+  std::string v = get(key);
+  try {
+    size_t pos = 0;
+    int64_t n = std::stoll(v, &pos);
+    if (pos == v.size()) return n;
+  } catch (const std::exception&) {
+  }
+  return fail(errc::bad_value, key + ": expected an integer, got '" + v + "'");
+}
+
+result<bool> settings::get_bool(const std::string& key) const {
+  std::string v = get(key);
+  if (v == "true" || v == "on" || v == "1" || v == "yes") return true;
+  if (v == "false" || v == "off" || v == "0" || v == "no" || v.empty()) return false;
+  return fail(errc::bad_value, key + ": expected true/false, got '" + v + "'");
+}
+
+result<uint64_t> parse_bytes(const std::string& text) {
+  std::string v = trim(text);
+  size_t i = 0;
+  while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
+  if (i == 0) return fail(errc::bad_value, "expected a size, got '" + text + "'");
+  double n = std::stod(v.substr(0, i));
+  std::string unit = trim(v.substr(i));
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  double mult = 1;
+  if (unit.empty() || unit == "B") mult = 1;
+  else if (unit == "K" || unit == "KB" || unit == "KIB") mult = 1024.0;
+  else if (unit == "M" || unit == "MB" || unit == "MIB") mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GB" || unit == "GIB") mult = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "TB" || unit == "TIB") mult = 1024.0 * 1024 * 1024 * 1024;
+  else return fail(errc::bad_value, "unknown size unit in '" + text + "'");
+  return static_cast<uint64_t>(n * mult);
+}
+
+result<uint64_t> settings::get_bytes(const std::string& key) const {
+  auto r = parse_bytes(get(key));
+  if (!r) return fail(errc::bad_value, key + ": " + r.error().message());
+  return r;
+}
+
+result<std::chrono::milliseconds> settings::get_ms(const std::string& key) const {
+  SLUICE_TRY(int64_t n, get_int(key));
+  return std::chrono::milliseconds(n);
+}
+
+std::map<std::string, std::string> settings::family(const std::string& prefix) const {
+  std::map<std::string, std::string> out;
+  for (auto it = values_.lower_bound(prefix); it != values_.end() && it->first.starts_with(prefix); ++it) {
+    out[it->first.substr(prefix.size())] = it->second;
+  }
+  return out;
+}
+
+std::string markdown_table() {
+  std::ostringstream out;
+  out << "| key | default | environment | meaning |\n|---|---|---|---|\n";
+  for (const auto& k : known_keys()) {
+    std::string env;
+    for (const auto& e : k.env) env += (env.empty() ? "" : ", ") + ("`" + e + "`");
+    out << "| `" << k.name << "` | " << (k.default_value.empty() ? "" : "`" + k.default_value + "`") << " | " << env
+        << " | " << k.help << " |\n";
+  }
+  return out.str();
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,103 @@
+#include "base/crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+#include "base/encoding.h"
+
+namespace sluice {
+
+struct hasher::impl {
+  EVP_MD_CTX* ctx = nullptr;
+  const EVP_MD* md = nullptr;
+  ~impl() { EVP_MD_CTX_free(ctx); }
+};
+
+namespace {
+const EVP_MD* md_for(hash_kind k) {
+  switch (k) {
+    case hash_kind::md5: return EVP_md5();
+    case hash_kind::sha1: return EVP_sha1();
+    case hash_kind::sha256: return EVP_sha256();
+  }
+  return EVP_sha256();
+}
+}  // namespace
+
+hasher::hasher(hash_kind kind) : impl_(std::make_unique<impl>()) {
+  impl_->ctx = EVP_MD_CTX_new();
+  impl_->md = md_for(kind);
+  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, impl_->md, nullptr) != 1) throw std::runtime_error("EVP init");
+}
+hasher::hasher(hasher&&) noexcept = default;
+hasher& hasher::operator=(hasher&&) noexcept = default;
+hasher::~hasher() = default;
+
+void hasher::update(std::string_view data) { EVP_DigestUpdate(impl_->ctx, data.data(), data.size()); }
+
+std::string hasher::finish() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(impl_->ctx, out, &n);
+  EVP_DigestInit_ex(impl_->ctx, impl_->md, nullptr);
+  return std::string(reinterpret_cast<char*>(out), n);
+}
+
+std::string sha256(std::string_view data) {
+  hasher h(hash_kind::sha256);
+  h.update(data);
+  return h.finish();
+}
+std::string sha256_hex(std::string_view data) { return to_hex(sha256(data)); }
+std::string md5(std::string_view data) {
+  hasher h(hash_kind::md5);
+  h.update(data);
+  return h.finish();
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), out, &n);
+  return std::string(reinterpret_cast<char*>(out), n);
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string random_bytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  return out;
+}
+
+std::string random_token(size_t n) {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out;
+  out.reserve(n);
+  while (out.size() < n) {
+    for (unsigned char c : random_bytes(n)) {
+      if (c < 248 && out.size() < n) out.push_back(alphabet[c % 62]);  // 248 = 4*62: no modulo bias
+    }
+  }
+  return out;
+}
+
+std::string uuid_v4() {
+  std::string b = random_bytes(16);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+  std::string h = to_hex(b);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+}
+
+}  // namespace sluice

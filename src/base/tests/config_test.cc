@@ -1,0 +1,34 @@
+#include "base/config.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::config {
+
+TEST(Config, DefaultsAndOverrides) {
+  settings s;
+  EXPECT_EQ(s.get("s3.region"), "us-east-1");
+  ASSERT_TRUE(s.set("s3.region", "eu-west-1"));
+  EXPECT_EQ(s.get("s3.region"), "eu-west-1");
+  auto bad = s.set("no.such.key", "1");
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(bad.error().is(errc::unknown_key));
+}
+
+TEST(Config, Families) {
+  settings s;
+  ASSERT_TRUE(s.set("iam.user.alice", "secret1234"));
+  ASSERT_TRUE(s.set("iam.user.bob", "secret5678"));
+  auto users = s.family("iam.user.");
+  ASSERT_EQ(users.size(), 2u);
+  EXPECT_EQ(users["alice"], "secret1234");
+}
+
+TEST(Config, Sizes) {
+  EXPECT_EQ(parse_bytes("5MiB").value(), 5u << 20);
+  EXPECT_EQ(parse_bytes("1 GiB").value(), 1ull << 30);
+  EXPECT_EQ(parse_bytes("4096").value(), 4096u);
+  EXPECT_FALSE(parse_bytes("lots"));
+  EXPECT_FALSE(parse_bytes("5 parsecs"));
+}
+
+}  // namespace sluice::config

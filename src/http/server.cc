@@ -1,0 +1,267 @@
+#include "http/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+
+SLUICE_ERRC_CATEGORY(sluice::http, "http",
+                     case errc::body_too_large : return "request body too large";
+                     case errc::timeout : return "timed out";
+                     case errc::connection_closed : return "connection closed";
+                     case errc::bad_body : return "malformed request body";
+                     case errc::headers_already_sent : return "response already started";)
+
+namespace sluice::http {
+
+namespace {
+
+using parser_t = bhttp::request_parser<bhttp::buffer_body>;
+
+// Bodies left unread by a handler are drained up to this much so the
+// connection can be reused; beyond it the connection is closed.
+constexpr uint64_t kMaxDrain = 1 << 20;
+
+std::string status_line(unsigned status) {
+  auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason.data(), reason.size()) + "\r\n";
+}
+
+class conn_body final : public body_reader {
+ public:
+  conn_body(net::stream& s, boost::beast::flat_buffer& buf, parser_t& p, bool expect_continue)
+      : s_(s), buf_(buf), p_(p), expect_continue_(expect_continue) {}
+
+  result<size_t> read(char* out, size_t n) override {
+    if (p_.is_done() || n == 0) return size_t{0};
+    if (expect_continue_) {
+      expect_continue_ = false;
+      static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+      boost::system::error_code ec;
+      if (!s_.write_all(k100.data(), k100.size(), ec)) return fail(errc::connection_closed, ec.message());
+    }
+    for (;;) {
+      p_.get().body().data = out;
+      p_.get().body().size = n;
+      boost::system::error_code ec;
+      bhttp::read_some(s_, buf_, p_, ec);
+      size_t got = n - p_.get().body().size;
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) {
+        failed_ = true;
+        if (ec == boost::asio::error::timed_out) return fail(errc::timeout, "reading request body");
+        if (ec == boost::asio::error::eof || ec == bhttp::error::partial_message) {
+          return fail(errc::connection_closed, "client closed the connection mid-body");
+        }
+        if (ec.category() == bhttp::error_category()) return fail(errc::bad_body, ec.message());
+        return fail(errc::connection_closed, ec.message());
+      }
+      read_ += got;
+      if (got > 0 || p_.is_done()) return got;
+    }
+  }
+  std::optional<uint64_t> content_length() const override {
+    auto cl = p_.content_length();
+    if (cl) return *cl;
+    return std::nullopt;
+  }
+  uint64_t bytes_read() const override { return read_; }
+  bool failed() const { return failed_; }
+
+ private:
+  net::stream& s_;
+  boost::beast::flat_buffer& buf_;
+  parser_t& p_;
+  bool expect_continue_;
+  uint64_t read_ = 0;
+  bool failed_ = false;
+};
+
+class conn_writer final : public response_writer {
+ public:
+  conn_writer(net::stream& s, bool head) : s_(s), head_(head) {}
+
+  result<void> send(response& r, std::string_view body) override {
+    if (started_) return fail(errc::headers_already_sent);
+    if (r.headers.find(bhttp::field::content_length) == r.headers.end()) {
+      r.headers.set(bhttp::field::content_length, std::to_string(body.size()));
+    }
+    std::string out = head(r);
+    if (!head_ && r.status != 204 && r.status != 304) out.append(body);
+    return put(out);
+  }
+  result<void> begin(response& r, uint64_t content_length) override {
+    if (started_) return fail(errc::headers_already_sent);
+    r.headers.set(bhttp::field::content_length, std::to_string(content_length));
+    remaining_ = head_ ? 0 : content_length;
+    return put(head(r));
+  }
+  result<void> write(std::string_view chunk) override {
+    if (chunk.size() > remaining_) chunk = chunk.substr(0, remaining_);
+    remaining_ -= chunk.size();
+    return put(chunk);
+  }
+  bool started() const override { return started_; }
+  bool complete() const { return started_ && remaining_ == 0 && !broken_; }
+  bool keep_alive() const { return keep_alive_; }
+  unsigned status() const { return status_; }
+
+ private:
+  std::string head(response& r) {
+    started_ = true;
+    status_ = r.status;
+    auto conn = r.headers.find(bhttp::field::connection);
+    if (conn != r.headers.end() && boost::beast::iequals(conn->value(), "close")) keep_alive_ = false;
+    std::string out = status_line(r.status);
+    for (const auto& f : r.headers) {
+      out.append(f.name_string().data(), f.name_string().size());
+      out.append(": ");
+      out.append(f.value().data(), f.value().size());
+      out.append("\r\n");
+    }
+    out.append("\r\n");
+    return out;
+  }
+  result<void> put(std::string_view data) {
+    boost::system::error_code ec;
+    if (!s_.write_all(data.data(), data.size(), ec)) {
+      broken_ = true;
+      return fail(errc::connection_closed, ec.message());
+    }
+    return ok();
+  }
+
+  net::stream& s_;
+  bool head_;
+  bool started_ = false;
+  bool broken_ = false;
+  bool keep_alive_ = true;
+  unsigned status_ = 0;
+  uint64_t remaining_ = 0;
+};
+
+void send_simple(net::stream& s, unsigned status, std::string_view body) {
+  std::string out = status_line(status) + "Content-Type: text/plain\r\nConnection: close\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+  boost::system::error_code ec;
+  s.write_all(out.data(), out.size(), ec);
+}
+
+}  // namespace
+
+server::server(server_options opts, std::shared_ptr<handler> h) : opts_(std::move(opts)), handler_(std::move(h)) {}
+
+server::~server() { stop(); }
+
+result<void> server::start() {
+  SLUICE_TRY(listener_, net::listener::bind(opts_.address));
+  port_ = listener_->port();
+  acceptor_ = std::thread([this] { accept_loop(); });
+  return ok();
+}
+
+void server::stop() {
+  if (stopping_.exchange(true)) return;
+  if (acceptor_.joinable()) acceptor_.join();
+  if (listener_) listener_->close();
+  std::unique_lock lock(mu_);
+  for (auto* s : streams_) s->shutdown();
+  drained_.wait(lock, [this] { return streams_.empty(); });
+}
+
+void server::accept_loop() {
+  while (!stopping_) {
+    auto fd = listener_->accept(std::chrono::milliseconds(200));
+    if (!fd) {
+      spdlog::error("{}: {}", opts_.name, fd.error().message());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (fd.value() < 0) continue;
+    if (open_.load() >= opts_.max_connections) {
+      // Over the limit: refuse at once rather than queue unbounded work.
+      auto s = net::stream::make(fd.value(), nullptr, std::chrono::milliseconds(1000));
+      if (s) send_simple(**s, 503, "too many connections\n");
+      continue;
+    }
+    ++open_;
+    int raw = fd.value();
+    std::thread([this, raw] {
+      auto s = net::stream::make(raw, opts_.tls, std::chrono::milliseconds(10'000));
+      if (!s) {
+        spdlog::debug("{}: {}", opts_.name, s.error().message());
+      } else {
+        {
+          std::lock_guard lock(mu_);
+          streams_.insert(s.value().get());
+        }
+        net::stream* raw_stream = s.value().get();
+        serve(std::move(s).value());
+        std::lock_guard lock(mu_);
+        streams_.erase(raw_stream);
+      }
+      std::lock_guard lock(mu_);
+      --open_;
+      drained_.notify_all();
+    }).detach();
+  }
+}
+
+void server::serve(std::unique_ptr<net::stream> s) {
+  boost::beast::flat_buffer buf(16 * 1024);
+  connection_info info{s->remote_address(), s->local_address(), s->is_tls()};
+  for (;;) {
+    if (stopping_) return;
+    if (buf.size() == 0 && !s->wait_readable(opts_.idle_timeout)) return;
+    s->set_timeout(opts_.io_timeout);
+    parser_t parser;
+    parser.header_limit(opts_.max_header_bytes);
+    parser.body_limit(boost::none);  // handlers enforce per-operation limits
+    boost::system::error_code ec;
+    bhttp::read_header(*s, buf, parser, ec);
+    if (ec) {
+      if (ec == bhttp::error::header_limit) send_simple(*s, 431, "request header too large\n");
+      else if (ec.category() == bhttp::error_category() && ec != bhttp::error::end_of_stream &&
+               ec != bhttp::error::partial_message) {
+        send_simple(*s, 400, "malformed HTTP request: " + ec.message() + "\n");
+      }
+      return;
+    }
+    const auto& req = parser.get();
+    bool expect_continue = boost::beast::iequals(req[bhttp::field::expect], "100-continue");
+    conn_body body(*s, buf, parser, expect_continue);
+    conn_writer out(*s, req.method() == bhttp::verb::head);
+    exchange ex{req.base(), body, out, info};
+    try {
+      handler_->handle(ex);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: handler bug on {} {}: {}", opts_.name, std::string(req.method_string()),
+                    std::string(req.target()), e.what());
+      if (!out.started()) send_simple(*s, 500, "internal error\n");
+      return;
+    }
+    if (!out.started()) {
+      spdlog::error("{}: handler sent no response for {}", opts_.name, std::string(req.target()));
+      send_simple(*s, 500, "internal error\n");
+      return;
+    }
+    if (!out.complete() || !out.keep_alive() || !req.keep_alive() || body.failed()) return;
+    if (!parser.is_done()) {
+      // Unread body: drain a little to keep the connection, else close.
+      if (expect_continue && body.bytes_read() == 0) return;  // client still waits for 100; just close
+      char sink[16 * 1024];
+      uint64_t drained = 0;
+      while (!parser.is_done() && drained < kMaxDrain) {
+        auto n = body.read(sink, sizeof sink);
+        if (!n) return;
+        drained += n.value();
+      }
+      if (!parser.is_done()) return;
+    }
+  }
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,135 @@
+#pragma once
+// A connected TCP socket, plain or TLS (OpenSSL), used by one thread at a time.
+// Reads and writes block the calling thread but never longer than the current
+// timeout: the fd is non-blocking and waits go through poll(2). It models
+// Boost.Beast's SyncReadStream/SyncWriteStream so Beast's parsers and
+// serializers run on it directly.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "base/result.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+
+namespace sluice::net {
+
+// Server-side TLS settings shared by all connections of a listener.
+class tls_context {
+ public:
+  // Loads a PEM certificate chain and private key.
+  static result<std::shared_ptr<tls_context>> load(const std::string& cert_file, const std::string& key_file);
+  ~tls_context();
+  SSL_CTX* native() const { return ctx_; }
+
+ private:
+  SSL_CTX* ctx_ = nullptr;
+};
+
+class stream {
+ public:
+  // Takes ownership of a connected fd. With tls, the handshake runs here.
+  static result<std::unique_ptr<stream>> make(int fd, std::shared_ptr<tls_context> tls,
+                                              std::chrono::milliseconds handshake_timeout);
+  // Client side, plain TCP: connects to host:port within the timeout.
+  static result<std::unique_ptr<stream>> connect(const std::string& host, uint16_t port,
+                                                 std::chrono::milliseconds timeout);
+  ~stream();
+  stream(const stream&) = delete;
+  stream& operator=(const stream&) = delete;
+
+  void set_timeout(std::chrono::milliseconds t) { timeout_ = t; }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+  // Waits until the peer sends something (or closes); false on timeout/error.
+  bool wait_readable(std::chrono::milliseconds t);
+  // Shuts the socket down so a thread blocked in read/write returns; safe from another thread.
+  void shutdown();
+  int fd() const { return fd_; }
+  bool is_tls() const { return ssl_ != nullptr; }
+  const std::string& remote_address() const { return remote_; }
+  const std::string& local_address() const { return local_; }
+
+  // Raw byte I/O; 0 from read means orderly close (reported as eof by the Beast adaptors).
+  size_t read(void* buf, size_t n, boost::system::error_code& ec);
+  size_t write(const void* buf, size_t n, boost::system::error_code& ec);
+  // Writes everything or fails.
+  bool write_all(const void* buf, size_t n, boost::system::error_code& ec);
+
+  // --- Beast SyncReadStream / SyncWriteStream ---
+  template <class MutableBufferSequence>
+  size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
+    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers);
+         ++it) {
+      boost::asio::mutable_buffer b = *it;
+      if (b.size() == 0) continue;
+      size_t n = read(b.data(), b.size(), ec);
+      if (!ec && n == 0) ec = boost::asio::error::eof;
+      return n;
+    }
+    ec = {};
+    return 0;
+  }
+  template <class MutableBufferSequence>
+  size_t read_some(const MutableBufferSequence& buffers) {
+    boost::system::error_code ec;
+    size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+  template <class ConstBufferSequence>
+  size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+    ec = {};
+    size_t total = 0;
+    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers);
+         ++it) {
+      boost::asio::const_buffer b = *it;
+      if (b.size() == 0) continue;
+      if (!write_all(b.data(), b.size(), ec)) return total;
+      total += b.size();
+    }
+    return total;
+  }
+  template <class ConstBufferSequence>
+  size_t write_some(const ConstBufferSequence& buffers) {
+    boost::system::error_code ec;
+    size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  stream(int fd, SSL* ssl);
+  bool wait(short events, boost::system::error_code& ec);
+
+  int fd_;
+  SSL* ssl_;
+  std::chrono::milliseconds timeout_{std::chrono::seconds(60)};
+  std::string remote_;
+  std::string local_;
+};
+
+// A listening socket; accept() waits with a timeout so a stop flag can be polled.
+class listener {
+ public:
+  // address: "host:port", "[v6]:port" or ":port" (all interfaces).
+  static result<std::unique_ptr<listener>> bind(const std::string& address);
+  ~listener();
+  // A connected fd, -1 on timeout; errors other than transient ones are returned.
+  result<int> accept(std::chrono::milliseconds timeout);
+  uint16_t port() const { return port_; }
+  void close();
+
+ private:
+  explicit listener(int fd, uint16_t port) : fd_(fd), port_(port) {}
+  int fd_;
+  uint16_t port_;
+};
+
+// Splits "host:port" / "[v6]:port" / ":port".
+result<std::pair<std::string, uint16_t>> split_host_port(const std::string& address);
+
+}  // namespace sluice::net

@@ -1,0 +1,972 @@
+#include "objstore/local_store.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/json.hpp>
+#include <mutex>
+
+#include "base/crypto.h"
+#include "base/encoding.h"
+#include "base/fs.h"
+#include "objstore/meta_file.h"
+
+namespace sluice::objstore {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kSys = ".sluice.sys";
+constexpr std::string_view kMetaName = ".sluice.meta";
+constexpr std::string_view kDirObject = ".sluice.dir";  // key "a/" lives in a/.sluice.dir/
+constexpr std::string_view kDataPrefix = ".sluice.d-";
+constexpr size_t kIoChunk = 1 << 20;
+constexpr int kFormatVersion = 1;
+
+bool reserved(std::string_view name) { return name.starts_with(".sluice"); }
+
+error io(const error& e) { return error(errc::io_error, e.message()); }
+
+bool valid_upload_id(const std::string& id) {
+  if (id.size() != 36) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == '-'; });
+}
+
+// Reads a source to the end into staging: the first `inline_max` bytes in
+// memory, the rest spilled to a file. Computes MD5 and size on the way.
+struct staged_body {
+  std::string memory;
+  std::string file_path;  // set when spilled
+  uint64_t size = 0;
+  std::string md5_hex;
+};
+
+result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, const std::string& spill_dir,
+                          const std::string& spill_name) {
+  staged_body out;
+  hasher md5(hash_kind::md5);
+  std::string buf(kIoChunk, '\0');
+  fs::file f;
+  for (;;) {
+    SLUICE_TRY(size_t n, data.read(buf.data(), buf.size()));
+    if (n == 0) break;
+    out.size += n;
+    if (out.size > max_size) return fail(errc::object_too_large, "object larger than the allowed maximum");
+    std::string_view chunk(buf.data(), n);
+    md5.update(chunk);
+    if (!f.valid() && out.memory.size() + n <= inline_max) {
+      out.memory.append(chunk);
+      continue;
+    }
+    if (!f.valid()) {
+      if (auto r = fs::mkdirs(spill_dir); !r) return fail(io(r.error()));
+      out.file_path = fs::join(spill_dir, spill_name);
+      auto of = fs::file::open(out.file_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (!of) return fail(io(of.error()));
+      f = std::move(of).value();
+      if (auto r = f.write_all(out.memory); !r) return fail(io(r.error()));
+      out.memory.clear();
+      out.memory.shrink_to_fit();
+    }
+    if (auto r = f.write_all(chunk); !r) return fail(io(r.error()));
+  }
+  if (f.valid()) {
+    if (auto r = f.sync(); !r) return fail(io(r.error()));
+    if (auto r = fs::fsync_dir(spill_dir); !r) return fail(io(r.error()));
+  }
+  out.md5_hex = to_hex(md5.finish());
+  return out;
+}
+
+// Serves bytes [offset, offset+length) of an object from its inline bytes or part files.
+class local_reader final : public object_reader {
+ public:
+  local_reader(object_info info, std::string inline_bytes, std::vector<std::pair<fs::file, uint64_t>> parts,
+               uint64_t offset, uint64_t length)
+      : info_(std::move(info)), inline_(std::move(inline_bytes)), parts_(std::move(parts)), pos_(offset),
+        end_(offset + length) {}
+
+  const object_info& info() const override { return info_; }
+
+  result<size_t> read(char* buf, size_t n) override {
+    if (pos_ >= end_) return size_t{0};
+    n = static_cast<size_t>(std::min<uint64_t>(n, end_ - pos_));
+    if (parts_.empty()) {
+      std::memcpy(buf, inline_.data() + pos_, n);
+      pos_ += n;
+      return n;
+    }
+    // Find the part holding pos_.
+    uint64_t base = 0;
+    for (auto& [file, size] : parts_) {
+      if (pos_ < base + size) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(n, base + size - pos_));
+        auto got = file.pread(buf, want, pos_ - base);
+        if (!got) return fail(io(got.error()));
+        if (got.value() != want) return fail(errc::corrupt, "object data shorter than its metadata says");
+        pos_ += want;
+        return want;
+      }
+      base += size;
+    }
+    return fail(errc::corrupt, "object data shorter than its metadata says");
+  }
+
+ private:
+  object_info info_;
+  std::string inline_;
+  std::vector<std::pair<fs::file, uint64_t>> parts_;
+  uint64_t pos_;
+  uint64_t end_;
+};
+
+json::object meta_to_json(const metadata_map& m) {
+  json::object o;
+  for (const auto& [k, v] : m) o[k] = v;
+  return o;
+}
+metadata_map json_to_meta(const json::value* v) {
+  metadata_map out;
+  if (v && v->is_object()) {
+    for (const auto& [k, val] : v->as_object()) {
+      if (val.is_string()) out[std::string(k)] = std::string(val.as_string());
+    }
+  }
+  return out;
+}
+std::string jstr(const json::object& o, std::string_view k) {
+  auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+int64_t jnum(const json::object& o, std::string_view k) {
+  auto* v = o.if_contains(k);
+  if (v && v->is_int64()) return v->as_int64();
+  if (v && v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
+  return 0;
+}
+result<json::object> read_json(const std::string& path) {
+  auto bytes = fs::read_file(path);
+  if (!bytes) return fail(bytes.error());
+  boost::system::error_code ec;
+  auto v = json::parse(bytes.value(), ec);
+  if (ec || !v.is_object()) return fail(errc::corrupt, "bad JSON in " + path);
+  return std::move(v.as_object());
+}
+
+class local_store final : public object_layer {
+ public:
+  explicit local_store(local_store_options opts) : opts_(std::move(opts)) {
+    sys_ = fs::join(opts_.root, kSys);
+    tmp_ = fs::join(sys_, "tmp");
+    buckets_ = fs::join(sys_, "buckets");
+    multipart_ = fs::join(sys_, "multipart");
+  }
+
+  result<void> init() {
+    for (const auto& d : {opts_.root, sys_, tmp_, buckets_, multipart_}) {
+      if (auto r = fs::mkdirs(d); !r) return fail(io(r.error()));
+    }
+    std::string format = fs::join(sys_, "format.json");
+    if (!fs::exists(format)) {
+      json::object f{{"format", kFormatVersion}, {"id", uuid_v4()}, {"layout", "single-drive"}};
+      if (auto r = fs::write_file_durable(format, json::serialize(f)); !r) return fail(io(r.error()));
+    } else {
+      SLUICE_TRY(auto f, read_json(format));
+      if (jnum(f, "format") != kFormatVersion) {
+        return fail(errc::corrupt, "drive " + opts_.root + " has an unknown format version");
+      }
+    }
+    // Leftovers of writes interrupted by a crash: never visible, safe to drop.
+    if (auto entries = fs::list_dir(tmp_); entries) {
+      for (const auto& e : entries.value()) {
+        (void)fs::remove_all(fs::join(tmp_, e.name));
+      }
+      if (!entries.value().empty()) spdlog::info("cleaned {} interrupted writes in {}", entries.value().size(), tmp_);
+    }
+    return ok();
+  }
+
+  // ---------------------------------------------------------------- buckets
+
+  result<void> make_bucket(const std::string& bucket, const std::string& owner) override {
+    if (!valid_bucket_name(bucket)) return fail(errc::invalid_bucket_name, bucket);
+    std::lock_guard lock(bucket_mu_);
+    std::string dir = fs::join(buckets_, bucket);
+    if (fs::exists(fs::join(dir, "bucket.json"))) return fail(errc::bucket_exists, bucket);
+    if (auto r = fs::mkdirs(dir); !r) return fail(io(r.error()));
+    if (auto r = fs::mkdirs(fs::join(opts_.root, bucket)); !r) return fail(io(r.error()));
+    if (auto r = fs::fsync_dir(opts_.root); !r) return fail(io(r.error()));
+    if (auto r = fs::fsync_dir(buckets_); !r) return fail(io(r.error()));
+    json::object b{{"name", bucket}, {"created", unix_nanos(std::chrono::system_clock::now())}, {"owner", owner}};
+    if (auto r = fs::write_file_durable(fs::join(dir, "bucket.json"), json::serialize(b)); !r) {
+      return fail(io(r.error()));
+    }
+    return ok();
+  }
+
+  result<bucket_info> bucket(const std::string& bucket) override {
+    if (!valid_bucket_name(bucket)) return fail(errc::bucket_not_found, bucket);
+    auto j = read_json(fs::join(fs::join(buckets_, bucket), "bucket.json"));
+    if (!j) {
+      if (j.error().code() == std::error_code(ENOENT, std::system_category())) {
+        return fail(errc::bucket_not_found, bucket);
+      }
+      return fail(j.error());
+    }
+    return bucket_info{bucket, from_unix_nanos(jnum(j.value(), "created")), jstr(j.value(), "owner")};
+  }
+
+  result<std::vector<bucket_info>> list_buckets() override {
+    auto entries = fs::list_dir(buckets_);
+    if (!entries) return fail(io(entries.error()));
+    std::vector<bucket_info> out;
+    for (const auto& e : entries.value()) {
+      if (!e.is_dir) continue;
+      auto b = bucket(e.name);
+      if (b) out.push_back(std::move(b).value());
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return out;
+  }
+
+  result<void> delete_bucket(const std::string& bucket) override {
+    SLUICE_TRY(this->bucket(bucket));
+    std::lock_guard lock(bucket_mu_);
+    std::string data = fs::join(opts_.root, bucket);
+    auto entries = fs::list_dir(data);
+    if (!entries) return fail(io(entries.error()));
+    for (const auto& e : entries.value()) {
+      if (!reserved(e.name)) return fail(errc::bucket_not_empty, bucket);
+    }
+    // Drop the bucket's metadata first: a crash half-way leaves an invisible empty folder, never a ghost bucket.
+    std::string meta_dir = fs::join(buckets_, bucket);
+    if (auto r = fs::remove(fs::join(meta_dir, "bucket.json")); !r) return fail(io(r.error()));
+    (void)fs::fsync_dir(meta_dir);
+    (void)fs::remove_all(meta_dir);
+    (void)fs::remove_all(data);
+    (void)fs::remove_all(fs::join(multipart_, bucket));
+    (void)fs::fsync_dir(opts_.root);
+    return ok();
+  }
+
+  result<std::optional<std::string>> bucket_config(const std::string& bucket, const std::string& name) override {
+    SLUICE_TRY(this->bucket(bucket));
+    std::string path = fs::join(fs::join(buckets_, bucket), name + ".cfg");
+    if (!fs::exists(path)) return std::optional<std::string>();
+    auto r = fs::read_file(path);
+    if (!r) return fail(io(r.error()));
+    return std::optional<std::string>(std::move(r).value());
+  }
+
+  result<void> set_bucket_config(const std::string& bucket, const std::string& name,
+                                 std::optional<std::string> value) override {
+    SLUICE_TRY(this->bucket(bucket));
+    std::string dir = fs::join(buckets_, bucket);
+    std::string path = fs::join(dir, name + ".cfg");
+    std::lock_guard lock(bucket_mu_);
+    if (!value) {
+      if (auto r = fs::remove(path); !r) return fail(io(r.error()));
+      (void)fs::fsync_dir(dir);
+      return ok();
+    }
+    if (auto r = fs::write_file_durable(path, *value); !r) return fail(io(r.error()));
+    return ok();
+  }
+
+  // ---------------------------------------------------------------- objects
+
+  result<object_info> put_object(const std::string& bucket, const std::string& key, source& data,
+                                 put_options opts) override {
+    SLUICE_TRY(check_key(bucket, key));
+    std::string staging = fs::join(tmp_, uuid_v4());
+    auto cleanup = [&] { (void)fs::remove_all(staging); };
+    auto staged = stage(data, opts_.inline_threshold, std::min(opts_.max_object_size, opts.size.value_or(UINT64_MAX)),
+                        staging, "part.1");
+    if (!staged) {
+      cleanup();
+      return fail(staged.error());
+    }
+    auto& body = staged.value();
+    if (opts.size && *opts.size != body.size) {
+      cleanup();
+      return fail(errc::bad_argument, "body length differs from the declared size");
+    }
+    object_info info;
+    info.bucket = bucket;
+    info.key = key;
+    info.size = body.size;
+    info.etag = body.md5_hex;
+    info.mod_time = std::chrono::system_clock::now();
+    info.metadata = std::move(opts.metadata);
+    info.tags = std::move(opts.tags);
+    if (opts.finalize) {
+      if (auto r = opts.finalize(info); !r) {
+        cleanup();
+        return fail(r.error());
+      }
+    }
+    stored_version v;
+    v.info = info;
+    auto r = commit(bucket, key, std::move(v), body.file_path.empty() ? std::string() : staging,
+                    std::move(body.memory));
+    cleanup();
+    if (!r) return fail(r.error());
+    return info;
+  }
+
+  result<object_info> stat_object(const std::string& bucket, const std::string& key,
+                                  const std::string& version_id) override {
+    SLUICE_TRY(check_key(bucket, key));
+    SLUICE_TRY(auto m, load_meta(bucket, key));
+    SLUICE_TRY(auto* v, pick_version(m, version_id));
+    object_info info = v->info;
+    info.bucket = bucket;
+    info.key = key;
+    if (info.delete_marker) return fail(errc::object_not_found, key);
+    return info;
+  }
+
+  result<std::unique_ptr<object_reader>> get_object(const std::string& bucket, const std::string& key,
+                                                    const get_options& opts) override {
+    SLUICE_TRY(check_key(bucket, key));
+    // A concurrent overwrite may remove the data folder between reading the
+    // metadata and opening the files; reading the metadata again then finds the new version.
+    for (int attempt = 0;; ++attempt) {
+      SLUICE_TRY(auto m, load_meta(bucket, key));
+      SLUICE_TRY(auto* v, pick_version(m, opts.version_id));
+      object_info info = v->info;
+      info.bucket = bucket;
+      info.key = key;
+      if (info.delete_marker) return fail(errc::object_not_found, key);
+      uint64_t offset = 0, length = info.size;
+      if (opts.range) {
+        if (opts.range->offset + opts.range->length > info.size) return fail(errc::invalid_range);
+        offset = opts.range->offset;
+        length = opts.range->length;
+      }
+      if (v->inline_data || info.size == 0) {
+        std::string bytes = m.inline_area.substr(v->inline_offset, info.size);
+        return std::unique_ptr<object_reader>(
+            std::make_unique<local_reader>(std::move(info), std::move(bytes),
+                                           std::vector<std::pair<fs::file, uint64_t>>{}, offset, length));
+      }
+      std::string data_dir = fs::join(object_dir(bucket, key), std::string(kDataPrefix) + v->data_dir);
+      std::vector<std::pair<fs::file, uint64_t>> files;
+      bool vanished = false;
+      std::vector<part_info> parts = info.parts;
+      if (parts.empty()) parts.push_back(part_info{1, info.size, info.etag, {}, {}});
+      for (const auto& p : parts) {
+        auto f = fs::file::open(fs::join(data_dir, "part." + std::to_string(p.number)), O_RDONLY);
+        if (!f) {
+          if (f.error().code() == std::error_code(ENOENT, std::system_category())) {
+            vanished = true;
+            break;
+          }
+          return fail(io(f.error()));
+        }
+        files.emplace_back(std::move(f).value(), p.size);
+      }
+      if (vanished) {
+        if (attempt < 3) continue;
+        return fail(errc::corrupt, "data of " + bucket + "/" + key + " is missing");
+      }
+      return std::unique_ptr<object_reader>(
+          std::make_unique<local_reader>(std::move(info), std::string(), std::move(files), offset, length));
+    }
+  }
+
+  result<object_info> update_object_metadata(const std::string& bucket, const std::string& key,
+                                             const std::string& version_id, std::optional<metadata_map> metadata,
+                                             std::optional<std::string> tags) override {
+    SLUICE_TRY(check_key(bucket, key));
+    std::lock_guard lock(key_lock(bucket, key));
+    SLUICE_TRY(auto m, load_meta(bucket, key));
+    SLUICE_TRY(auto* v, pick_version(m, version_id));
+    if (v->info.delete_marker) return fail(errc::method_not_allowed, "version is a delete marker");
+    if (metadata) {
+      v->info.metadata = std::move(*metadata);
+      v->info.mod_time = std::chrono::system_clock::now();
+    }
+    if (tags) v->info.tags = std::move(*tags);
+    if (auto r = fs::write_file_durable(fs::join(object_dir(bucket, key), kMetaName), encode_meta(m)); !r) {
+      return fail(io(r.error()));
+    }
+    object_info info = v->info;
+    info.bucket = bucket;
+    info.key = key;
+    return info;
+  }
+
+  result<object_info> delete_object(const std::string& bucket, const std::string& key,
+                                    const std::string& version_id) override {
+    SLUICE_TRY(check_key(bucket, key));
+    std::lock_guard lock(key_lock(bucket, key));
+    object_info removed;
+    removed.bucket = bucket;
+    removed.key = key;
+    auto m = load_meta(bucket, key);
+    if (!m) {
+      if (m.error().is(errc::object_not_found)) return removed;
+      return fail(m.error());
+    }
+    if (!version_id.empty() && version_id != "null") {
+      bool found = false;
+      for (const auto& v : m.value().versions) found = found || v.info.version_id == version_id;
+      if (!found) return fail(errc::version_not_found, version_id);
+    }
+    removed = m.value().versions.front().info;
+    removed.bucket = bucket;
+    removed.key = key;
+    std::string dir = object_dir(bucket, key);
+    if (auto r = fs::remove(fs::join(dir, kMetaName)); !r) return fail(io(r.error()));
+    if (auto r = fs::fsync_dir(dir); !r) return fail(io(r.error()));
+    for (const auto& v : m.value().versions) {
+      if (!v.data_dir.empty()) (void)fs::remove_all(fs::join(dir, std::string(kDataPrefix) + v.data_dir));
+    }
+    prune_empty_dirs(bucket, dir);
+    return removed;
+  }
+
+  result<list_result> list_objects(const std::string& bucket, const list_options& opts) override {
+    SLUICE_TRY(this->bucket(bucket));
+    list_result out;
+    if (opts.max_keys <= 0) return out;
+    std::string bucket_dir = fs::join(opts_.root, bucket);
+    // Start the walk in the deepest folder that the prefix names completely.
+    std::string start;
+    if (auto slash = opts.prefix.rfind('/'); slash != std::string::npos) start = opts.prefix.substr(0, slash + 1);
+    int count = 0;
+    std::string last_prefix;
+    auto emit = [&](const std::string& key, bool is_object) -> bool {
+      if (!key.starts_with(opts.prefix)) return true;
+      if (!opts.marker.empty() && key <= opts.marker) return true;
+      if (!opts.delimiter.empty()) {
+        size_t d = key.find(opts.delimiter, opts.prefix.size());
+        if (d != std::string::npos) {
+          std::string cp = key.substr(0, d + opts.delimiter.size());
+          if (cp == last_prefix || (!opts.marker.empty() && cp <= opts.marker)) return true;
+          if (count == opts.max_keys) {
+            out.truncated = true;
+            return false;
+          }
+          last_prefix = cp;
+          out.common_prefixes.push_back(cp);
+          out.next_marker = cp;
+          ++count;
+          return true;
+        }
+      }
+      if (!is_object) return true;
+      if (count == opts.max_keys) {
+        out.truncated = true;
+        return false;
+      }
+      auto m = load_meta(bucket, key);
+      if (!m || m.value().versions.front().info.delete_marker) return true;  // deleted meanwhile
+      object_info info = std::move(m.value().versions.front().info);
+      info.bucket = bucket;
+      info.key = key;
+      out.objects.push_back(std::move(info));
+      out.next_marker = key;
+      ++count;
+      return true;
+    };
+    walk(bucket_dir, start, opts, last_prefix, emit);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- multipart
+
+  result<std::string> new_multipart_upload(const std::string& bucket, const std::string& key,
+                                           put_options opts) override {
+    SLUICE_TRY(check_key(bucket, key));
+    std::string id = uuid_v4();
+    std::string dir = upload_dir(bucket, key, id);
+    if (auto r = fs::mkdirs(dir); !r) return fail(io(r.error()));
+    json::object u{{"bucket", bucket},
+                   {"key", key},
+                   {"initiated", unix_nanos(std::chrono::system_clock::now())},
+                   {"owner", opts.owner},
+                   {"meta", meta_to_json(opts.metadata)},
+                   {"tags", opts.tags}};
+    if (auto r = fs::write_file_durable(fs::join(dir, "upload.json"), json::serialize(u)); !r) {
+      return fail(io(r.error()));
+    }
+    (void)fs::fsync_dir(fs::parent_path(dir));
+    return id;
+  }
+
+  result<part_info> put_object_part(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                                    int part_number, source& data, std::optional<uint64_t> size,
+                                    finalize_fn finalize) override {
+    SLUICE_TRY(check_key(bucket, key));
+    if (part_number < 1 || part_number > kMaxPartNumber) return fail(errc::bad_argument, "part number out of range");
+    SLUICE_TRY(auto upload, load_upload(bucket, key, upload_id));
+    (void)upload;
+    std::string dir = upload_dir(bucket, key, upload_id);
+    std::string file_name = "part." + std::to_string(part_number) + "." + random_token(12);
+    std::string staging = fs::join(tmp_, uuid_v4());
+    auto cleanup = [&] { (void)fs::remove_all(staging); };
+    auto staged = stage(data, 0, std::min<uint64_t>(5ull << 30, size.value_or(UINT64_MAX)), staging, file_name);
+    if (!staged) {
+      cleanup();
+      return fail(staged.error());
+    }
+    auto& body = staged.value();
+    if (size && *size != body.size) {
+      cleanup();
+      return fail(errc::bad_argument, "body length differs from the declared size");
+    }
+    if (body.file_path.empty()) {
+      // Empty part: every part still has a file.
+      body.file_path = fs::join(staging, file_name);
+      auto made = fs::mkdirs(staging);
+      result<fs::file> f = made ? fs::file::open(body.file_path, O_WRONLY | O_CREAT | O_TRUNC)
+                                : result<fs::file>(made.error());
+      if (!f) {
+        cleanup();
+        return fail(io(f.error()));
+      }
+    }
+    object_info info;
+    info.size = body.size;
+    info.etag = body.md5_hex;
+    if (finalize) {
+      if (auto r = finalize(info); !r) {
+        cleanup();
+        return fail(r.error());
+      }
+    }
+    part_info part{part_number, body.size, body.md5_hex, std::chrono::system_clock::now(), info.checksums};
+    std::lock_guard lock(key_lock(bucket, key));
+    if (!fs::exists(fs::join(dir, "upload.json"))) {
+      cleanup();
+      return fail(errc::upload_not_found, upload_id);
+    }
+    std::string meta_path = fs::join(dir, "part." + std::to_string(part_number) + ".json");
+    std::string old_file;
+    if (auto old = read_json(meta_path)) old_file = jstr(old.value(), "file");
+    if (auto r = fs::rename(body.file_path, fs::join(dir, file_name)); !r) {
+      cleanup();
+      return fail(io(r.error()));
+    }
+    json::object pj{{"n", part_number},
+                    {"size", part.size},
+                    {"etag", part.etag},
+                    {"mtime", unix_nanos(part.mod_time)},
+                    {"file", file_name},
+                    {"checksums", meta_to_json(part.checksums)}};
+    auto w = fs::write_file_durable(meta_path, json::serialize(pj));  // also makes the rename durable
+    cleanup();
+    if (!w) return fail(io(w.error()));
+    if (!old_file.empty() && old_file != file_name) (void)fs::remove(fs::join(dir, old_file));
+    return part;
+  }
+
+  result<list_parts_result> list_parts(const std::string& bucket, const std::string& key,
+                                       const std::string& upload_id, int part_marker, int max_parts) override {
+    SLUICE_TRY(check_key(bucket, key));
+    SLUICE_TRY(auto upload, load_upload(bucket, key, upload_id));
+    SLUICE_TRY(auto parts, load_parts(bucket, key, upload_id));
+    list_parts_result out;
+    out.upload = upload.first;
+    out.metadata = upload.second;
+    for (const auto& [n, p] : parts) {
+      if (n <= part_marker) continue;
+      if (static_cast<int>(out.parts.size()) == max_parts) {
+        out.truncated = true;
+        break;
+      }
+      out.parts.push_back(p.first);
+      out.next_marker = n;
+    }
+    return out;
+  }
+
+  result<object_info> complete_multipart_upload(const std::string& bucket, const std::string& key,
+                                                const std::string& upload_id,
+                                                const std::vector<completed_part>& parts) override {
+    SLUICE_TRY(check_key(bucket, key));
+    std::lock_guard lock(key_lock(bucket, key));
+    SLUICE_TRY(auto upload, load_upload(bucket, key, upload_id));
+    SLUICE_TRY(auto stored, load_parts(bucket, key, upload_id));
+    if (parts.empty()) return fail(errc::invalid_part, "no parts given");
+    std::string dir = upload_dir(bucket, key, upload_id);
+    object_info info;
+    std::string md5s;
+    for (size_t i = 1; i < parts.size(); ++i) {
+      if (parts[i].number <= parts[i - 1].number) {
+        return fail(errc::invalid_part_order, "parts must be listed in ascending order");
+      }
+    }
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const auto& cp = parts[i];
+      auto it = stored.find(cp.number);
+      std::string etag = cp.etag;
+      if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+      if (it == stored.end() || it->second.first.etag != etag) {
+        return fail(errc::invalid_part, "part " + std::to_string(cp.number) + " not found or ETag differs");
+      }
+      const part_info& p = it->second.first;
+      if (i + 1 < parts.size() && p.size < kMinPartSize) {
+        return fail(errc::entity_too_small, "part " + std::to_string(cp.number) + " is smaller than 5 MiB");
+      }
+      auto raw = from_hex(p.etag);
+      if (!raw) return fail(errc::corrupt, "stored part ETag is not hex");
+      md5s += *raw;
+      info.parts.push_back(p);
+      info.size += p.size;
+    }
+    std::string staging = fs::join(tmp_, uuid_v4());
+    if (auto r = fs::mkdirs(staging); !r) return fail(io(r.error()));
+    auto cleanup = [&] { (void)fs::remove_all(staging); };
+    for (const auto& p : info.parts) {
+      if (auto r = fs::rename(fs::join(dir, stored[p.number].second), fs::join(staging, "part." + std::to_string(p.number)));
+          !r) {
+        cleanup();
+        return fail(io(r.error()));
+      }
+    }
+    if (auto r = fs::fsync_dir(staging); !r) {
+      cleanup();
+      return fail(io(r.error()));
+    }
+    info.bucket = bucket;
+    info.key = key;
+    info.etag = to_hex(md5(md5s)) + "-" + std::to_string(info.parts.size());
+    info.mod_time = std::chrono::system_clock::now();
+    info.metadata = upload.second;
+    if (auto t = read_json(fs::join(dir, "upload.json")); t) info.tags = jstr(t.value(), "tags");
+    stored_version v;
+    v.info = info;
+    auto r = commit_locked(bucket, key, std::move(v), staging, {});
+    cleanup();
+    if (!r) return fail(r.error());
+    (void)fs::remove_all(dir);
+    (void)fs::remove(fs::parent_path(dir));  // the key's folder of uploads, when now empty
+    return info;
+  }
+
+  result<void> abort_multipart_upload(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id) override {
+    SLUICE_TRY(check_key(bucket, key));
+    std::lock_guard lock(key_lock(bucket, key));
+    SLUICE_TRY(load_upload(bucket, key, upload_id));
+    std::string dir = upload_dir(bucket, key, upload_id);
+    if (auto r = fs::remove(fs::join(dir, "upload.json")); !r) return fail(io(r.error()));
+    (void)fs::fsync_dir(dir);
+    (void)fs::remove_all(dir);
+    (void)fs::remove(fs::parent_path(dir));
+    return ok();
+  }
+
+  result<list_uploads_result> list_multipart_uploads(const std::string& bucket,
+                                                     const list_uploads_options& opts) override {
+    SLUICE_TRY(this->bucket(bucket));
+    std::vector<upload_info> all;
+    std::string bdir = fs::join(multipart_, bucket);
+    SLUICE_TRY(auto keys, list_or_io(bdir));
+    for (const auto& k : keys) {
+      SLUICE_TRY(auto ups, list_or_io(fs::join(bdir, k.name)));
+      for (const auto& u : ups) {
+        auto j = read_json(fs::join(fs::join(fs::join(bdir, k.name), u.name), "upload.json"));
+        if (!j) continue;
+        all.push_back(upload_info{jstr(j.value(), "key"), u.name, from_unix_nanos(jnum(j.value(), "initiated")),
+                                  jstr(j.value(), "owner")});
+      }
+    }
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return a.key != b.key ? a.key < b.key : a.initiated < b.initiated;
+    });
+    list_uploads_result out;
+    std::string last_prefix;
+    int count = 0;
+    for (const auto& u : all) {
+      if (!u.key.starts_with(opts.prefix)) continue;
+      if (!opts.key_marker.empty()) {
+        if (u.key < opts.key_marker) continue;
+        if (u.key == opts.key_marker && (opts.upload_id_marker.empty() || u.upload_id <= opts.upload_id_marker)) {
+          continue;
+        }
+      }
+      if (!opts.delimiter.empty()) {
+        size_t d = u.key.find(opts.delimiter, opts.prefix.size());
+        if (d != std::string::npos) {
+          std::string cp = u.key.substr(0, d + opts.delimiter.size());
+          if (cp == last_prefix) continue;
+          if (count == opts.max_uploads) {
+            out.truncated = true;
+            break;
+          }
+          last_prefix = cp;
+          out.common_prefixes.push_back(cp);
+          ++count;
+          continue;
+        }
+      }
+      if (count == opts.max_uploads) {
+        out.truncated = true;
+        break;
+      }
+      out.uploads.push_back(u);
+      ++count;
+    }
+    return out;
+  }
+
+  result<storage_info> storage() override {
+    storage_info out;
+    struct statvfs st {};
+    storage_info::drive d;
+    d.path = opts_.root;
+    if (::statvfs(opts_.root.c_str(), &st) == 0) {
+      d.total_bytes = static_cast<uint64_t>(st.f_blocks) * st.f_frsize;
+      d.free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+    } else {
+      d.online = false;
+    }
+    out.drives.push_back(d);
+    return out;
+  }
+
+ private:
+  result<void> check_key(const std::string& bucket, const std::string& key) {
+    SLUICE_TRY(this->bucket(bucket));
+    if (auto why = invalid_object_key(key)) return fail(errc::invalid_object_name, *why);
+    return ok();
+  }
+
+  std::string object_dir(const std::string& bucket, const std::string& key) const {
+    std::string base = fs::join(opts_.root, bucket);
+    if (key.ends_with('/')) return base + "/" + key + std::string(kDirObject);
+    return base + "/" + key;
+  }
+
+  std::string upload_dir(const std::string& bucket, const std::string& key, const std::string& id) const {
+    return fs::join(fs::join(fs::join(multipart_, bucket), sha256_hex(key).substr(0, 32)), id);
+  }
+
+  std::mutex& key_lock(const std::string& bucket, const std::string& key) {
+    size_t h = std::hash<std::string>{}(bucket) ^ (std::hash<std::string>{}(key) * 31);
+    return key_locks_[h % key_locks_.size()];
+  }
+
+  result<meta_file> load_meta(const std::string& bucket, const std::string& key) {
+    auto bytes = fs::read_file(fs::join(object_dir(bucket, key), kMetaName));
+    if (!bytes) {
+      auto c = bytes.error().code();
+      if (c == std::error_code(ENOENT, std::system_category()) || c == std::error_code(ENOTDIR, std::system_category())) {
+        return fail(errc::object_not_found, key);
+      }
+      if (c == std::error_code(EISDIR, std::system_category())) return fail(errc::object_not_found, key);
+      return fail(io(bytes.error()));
+    }
+    auto m = decode_meta(bytes.value());
+    if (!m) return fail(m.error());
+    if (m.value().versions.empty()) return fail(errc::object_not_found, key);
+    return m;
+  }
+
+  static result<stored_version*> pick_version(meta_file& m, const std::string& version_id) {
+    if (version_id.empty()) return &m.versions.front();
+    for (auto& v : m.versions) {
+      if (v.info.version_id == version_id || (version_id == "null" && v.info.version_id.empty())) return &v;
+    }
+    return fail(errc::version_not_found, version_id);
+  }
+
+  result<std::pair<upload_info, metadata_map>> load_upload(const std::string& bucket, const std::string& key,
+                                                           const std::string& upload_id) {
+    if (!valid_upload_id(upload_id)) return fail(errc::upload_not_found, upload_id);
+    auto j = read_json(fs::join(upload_dir(bucket, key, upload_id), "upload.json"));
+    if (!j) return fail(errc::upload_not_found, upload_id);
+    const auto& o = j.value();
+    if (jstr(o, "key") != key) return fail(errc::upload_not_found, upload_id);
+    upload_info u{key, upload_id, from_unix_nanos(jnum(o, "initiated")), jstr(o, "owner")};
+    return std::make_pair(u, json_to_meta(o.if_contains("meta")));
+  }
+
+  // part number -> (info, data file name)
+  result<std::map<int, std::pair<part_info, std::string>>> load_parts(const std::string& bucket,
+                                                                       const std::string& key,
+                                                                       const std::string& upload_id) {
+    std::string dir = upload_dir(bucket, key, upload_id);
+    SLUICE_TRY(auto entries, list_or_io(dir));
+    std::map<int, std::pair<part_info, std::string>> out;
+    for (const auto& e : entries) {
+      if (!e.name.starts_with("part.") || !e.name.ends_with(".json")) continue;
+      auto j = read_json(fs::join(dir, e.name));
+      if (!j) continue;
+      const auto& o = j.value();
+      part_info p{static_cast<int>(jnum(o, "n")), static_cast<uint64_t>(jnum(o, "size")), jstr(o, "etag"),
+                  from_unix_nanos(jnum(o, "mtime")), json_to_meta(o.if_contains("checksums"))};
+      out[p.number] = {p, jstr(o, "file")};
+    }
+    return out;
+  }
+
+  result<std::vector<fs::dir_entry>> list_or_io(const std::string& dir) {
+    auto r = fs::list_dir(dir);
+    if (!r) return fail(io(r.error()));
+    return r;
+  }
+
+  // Creates dir and its missing ancestors below the bucket folder, making each new entry durable.
+  result<void> ensure_dirs(const std::string& bucket, const std::string& dir) {
+    std::string bucket_dir = fs::join(opts_.root, bucket);
+    std::vector<std::string> missing;
+    for (std::string d = dir; d.size() > bucket_dir.size() && !fs::is_dir(d); d = fs::parent_path(d)) {
+      missing.push_back(d);
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) return fail(io(errno_error("mkdir " + *it, errno)));
+      if (auto r = fs::fsync_dir(fs::parent_path(*it)); !r) return fail(io(r.error()));
+    }
+    return ok();
+  }
+
+  // Removes now-empty folders from dir up to (not including) the bucket folder.
+  void prune_empty_dirs(const std::string& bucket, std::string dir) {
+    std::string bucket_dir = fs::join(opts_.root, bucket);
+    while (dir.size() > bucket_dir.size()) {
+      if (::rmdir(dir.c_str()) != 0) break;
+      dir = fs::parent_path(dir);
+    }
+  }
+
+  result<void> commit(const std::string& bucket, const std::string& key, stored_version v,
+                      const std::string& staged_dir, std::string inline_bytes) {
+    std::lock_guard lock(key_lock(bucket, key));
+    return commit_locked(bucket, key, std::move(v), staged_dir, std::move(inline_bytes));
+  }
+
+  // Makes a new version visible. Order (each step durable before the next):
+  // data folder renamed into the object folder, then the metadata file
+  // replaced atomically. A crash before the metadata rename leaves an
+  // unreferenced data folder, never a partial object.
+  result<void> commit_locked(const std::string& bucket, const std::string& key, stored_version v,
+                             const std::string& staged_dir, std::string inline_bytes) {
+    std::string dir = object_dir(bucket, key);
+    meta_file old;
+    bool had_old = false;
+    if (auto m = load_meta(bucket, key)) {
+      old = std::move(m).value();
+      had_old = true;
+    } else if (!m.error().is(errc::object_not_found)) {
+      return fail(m.error());
+    }
+    for (int attempt = 0;; ++attempt) {
+      SLUICE_TRY(ensure_dirs(bucket, dir));
+      if (!staged_dir.empty()) {
+        v.data_dir = uuid_v4();
+        auto r = fs::rename(staged_dir, fs::join(dir, std::string(kDataPrefix) + v.data_dir));
+        if (!r) {
+          // A concurrent delete may have pruned the folder we just created; try again.
+          if (attempt < 3 && r.error().code() == std::error_code(ENOENT, std::system_category())) continue;
+          return fail(io(r.error()));
+        }
+      }
+      break;
+    }
+    meta_file m;
+    v.info.bucket.clear();
+    v.info.key.clear();
+    if (staged_dir.empty()) {
+      v.inline_data = true;
+      v.inline_offset = 0;
+      m.inline_area = std::move(inline_bytes);
+    }
+    m.versions.push_back(std::move(v));
+    if (auto r = fs::write_file_durable(fs::join(dir, kMetaName), encode_meta(m)); !r) return fail(io(r.error()));
+    if (had_old) {
+      for (const auto& ov : old.versions) {
+        if (!ov.data_dir.empty()) (void)fs::remove_all(fs::join(dir, std::string(kDataPrefix) + ov.data_dir));
+      }
+    }
+    return ok();
+  }
+
+  // Visits keys under `rel` (a folder path relative to the bucket, "" or ending in '/') in
+  // lexicographic order. emit(key, is_object) returns false to stop.
+  template <class Emit>
+  bool walk(const std::string& bucket_dir, const std::string& rel, const list_options& opts,
+            const std::string& last_prefix, Emit& emit) {
+    std::string dir = rel.empty() ? bucket_dir : bucket_dir + "/" + rel.substr(0, rel.size() - 1);
+    auto entries = fs::list_dir(dir);
+    if (!entries) return true;
+    struct item {
+      std::string key;
+      bool subtree;
+    };
+    std::vector<item> items;
+    for (const auto& e : entries.value()) {
+      if (!e.is_dir) continue;
+      if (e.name == kDirObject) {
+        if (!rel.empty() && fs::exists(fs::join(fs::join(dir, e.name), kMetaName))) items.push_back({rel, false});
+        continue;
+      }
+      if (reserved(e.name)) continue;
+      std::string key = rel + e.name;
+      if (fs::exists(fs::join(fs::join(dir, e.name), kMetaName))) items.push_back({key, false});
+      items.push_back({key + "/", true});
+    }
+    std::sort(items.begin(), items.end(), [](const item& a, const item& b) {
+      return a.key != b.key ? a.key < b.key : !a.subtree && b.subtree;
+    });
+    for (const auto& it : items) {
+      if (!it.subtree) {
+        if (!emit(it.key, true)) return false;
+        continue;
+      }
+      const std::string& sub = it.key;
+      // Prune subtrees that cannot hold a key matching the prefix or lying after the marker.
+      if (!sub.starts_with(opts.prefix) && !opts.prefix.starts_with(sub)) continue;
+      if (!opts.marker.empty() && sub < opts.marker && !opts.marker.starts_with(sub)) continue;
+      // With delimiter '/', a whole folder below the prefix is one common prefix.
+      if (opts.delimiter == "/" && sub.starts_with(opts.prefix) && sub.size() > opts.prefix.size()) {
+        if (sub == last_prefix) continue;
+        if (!opts.marker.empty() && sub <= opts.marker) continue;
+        if (!subtree_has_object(bucket_dir, sub)) continue;
+        if (!emit(sub + "\x01", false)) return false;  // any key inside stands for the prefix
+        continue;
+      }
+      if (!walk(bucket_dir, sub, opts, last_prefix, emit)) return false;
+    }
+    return true;
+  }
+
+  bool subtree_has_object(const std::string& bucket_dir, const std::string& rel) {
+    std::string dir = bucket_dir + "/" + rel.substr(0, rel.size() - 1);
+    auto entries = fs::list_dir(dir);
+    if (!entries) return false;
+    for (const auto& e : entries.value()) {
+      if (!e.is_dir) continue;
+      if (e.name == kDirObject && fs::exists(fs::join(fs::join(dir, e.name), kMetaName))) return true;
+      if (reserved(e.name)) continue;
+      if (fs::exists(fs::join(fs::join(dir, e.name), kMetaName))) return true;
+      if (subtree_has_object(bucket_dir, rel + e.name + "/")) return true;
+    }
+    return false;
+  }
+
+  local_store_options opts_;
+  std::string sys_, tmp_, buckets_, multipart_;
+  std::mutex bucket_mu_;
+  std::array<std::mutex, 512> key_locks_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<object_layer>> open_local_store(const local_store_options& opts) {
+  auto store = std::make_unique<local_store>(opts);
+  SLUICE_TRY(store->init());
+  return std::unique_ptr<object_layer>(std::move(store));
+}
+
+}  // namespace sluice::objstore

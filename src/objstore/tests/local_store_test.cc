@@ -1,0 +1,215 @@
+#include "objstore/local_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "base/crypto.h"
+#include "base/encoding.h"
+#include "base/fs.h"
+
+namespace sluice::objstore {
+namespace {
+
+class LocalStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() / ("sluice-objstore-" + random_token(8));
+    auto s = open_local_store({root_.string(), 16, 1ull << 30});
+    ASSERT_TRUE(s) << s.error().message();
+    store_ = std::move(s).value();
+    ASSERT_TRUE(store_->make_bucket("bkt", "owner"));
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  result<object_info> put(const std::string& key, const std::string& data) {
+    memory_source src(data);
+    return store_->put_object("bkt", key, src, {});
+  }
+  std::string get(const std::string& key, std::optional<byte_range> range = {}) {
+    auto r = store_->get_object("bkt", key, {.range = range});
+    if (!r) return "<error:" + r.error().message() + ">";
+    auto all = read_all(*r.value(), 1 << 30, error(errc::object_too_large));
+    return all ? all.value() : "<read error>";
+  }
+  std::vector<std::string> keys(const list_options& o, std::vector<std::string>* prefixes = nullptr) {
+    auto r = store_->list_objects("bkt", o);
+    EXPECT_TRUE(r);
+    std::vector<std::string> out;
+    for (auto& i : r.value().objects) out.push_back(i.key);
+    if (prefixes) *prefixes = r.value().common_prefixes;
+    return out;
+  }
+
+  std::filesystem::path root_;
+  std::unique_ptr<object_layer> store_;
+};
+
+TEST_F(LocalStore, InlineAndFileObjectsRoundTrip) {
+  std::string small = "tiny";
+  std::string big(100000, 'x');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
+  auto a = put("small", small);
+  auto b = put("dir/big", big);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a.value().etag, to_hex(md5(small)));
+  EXPECT_EQ(b.value().size, big.size());
+  EXPECT_EQ(get("small"), small);
+  EXPECT_EQ(get("dir/big"), big);
+  EXPECT_EQ(get("dir/big", byte_range{99990, 10}), big.substr(99990));
+  EXPECT_EQ(get("small", byte_range{1, 2}), "in");
+}
+
+TEST_F(LocalStore, OverwriteReplacesAndRemovesOldData) {
+  ASSERT_TRUE(put("k", std::string(1000, 'a')));
+  ASSERT_TRUE(put("k", std::string(2000, 'b')));
+  EXPECT_EQ(get("k"), std::string(2000, 'b'));
+  int data_dirs = 0;
+  for (auto& e : std::filesystem::directory_iterator(root_ / "bkt" / "k")) {
+    if (e.path().filename().string().starts_with(".sluice.d-")) ++data_dirs;
+  }
+  EXPECT_EQ(data_dirs, 1);
+}
+
+TEST_F(LocalStore, MissingObjectsAndBuckets) {
+  auto r = store_->stat_object("bkt", "nope");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(errc::object_not_found));
+  auto b = store_->stat_object("nobucket", "k");
+  ASSERT_FALSE(b);
+  EXPECT_TRUE(b.error().is(errc::bucket_not_found));
+  ASSERT_TRUE(put("a/b", "x"));
+  EXPECT_FALSE(store_->stat_object("bkt", "a"));  // a folder is not an object
+}
+
+TEST_F(LocalStore, DeleteRemovesEmptyFolders) {
+  ASSERT_TRUE(put("x/y/z", "data"));
+  ASSERT_TRUE(store_->delete_object("bkt", "x/y/z"));
+  EXPECT_FALSE(std::filesystem::exists(root_ / "bkt" / "x"));
+  EXPECT_TRUE(store_->delete_object("bkt", "never-existed"));
+  EXPECT_TRUE(store_->delete_bucket("bkt"));
+}
+
+TEST_F(LocalStore, BucketNotEmpty) {
+  ASSERT_TRUE(put("k", "v"));
+  auto r = store_->delete_bucket("bkt");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(errc::bucket_not_empty));
+  auto again = store_->make_bucket("bkt", "owner");
+  ASSERT_FALSE(again);
+  EXPECT_TRUE(again.error().is(errc::bucket_exists));
+}
+
+TEST_F(LocalStore, ListingIsSortedWithPrefixDelimiterAndMarker) {
+  for (std::string k : {"a", "a-c", "a/b", "a/c/d", "a0", "b/", "b/x", "c d", "\xc3\xa9"}) ASSERT_TRUE(put(k, k));
+  EXPECT_EQ(keys({}), (std::vector<std::string>{"a", "a-c", "a/b", "a/c/d", "a0", "b/", "b/x", "c d", "\xc3\xa9"}));
+  std::vector<std::string> prefixes;
+  EXPECT_EQ(keys({.delimiter = "/"}, &prefixes), (std::vector<std::string>{"a", "a-c", "a0", "c d", "\xc3\xa9"}));
+  EXPECT_EQ(prefixes, (std::vector<std::string>{"a/", "b/"}));
+  EXPECT_EQ(keys({.prefix = "a/", .delimiter = "/"}, &prefixes), (std::vector<std::string>{"a/b"}));
+  EXPECT_EQ(prefixes, (std::vector<std::string>{"a/c/"}));
+  EXPECT_EQ(keys({.prefix = "a/c"}), (std::vector<std::string>{"a/c/d"}));
+  EXPECT_EQ(keys({.marker = "a/b"}), (std::vector<std::string>{"a/c/d", "a0", "b/", "b/x", "c d", "\xc3\xa9"}));
+  auto page = store_->list_objects("bkt", {.max_keys = 3});
+  ASSERT_TRUE(page);
+  EXPECT_TRUE(page.value().truncated);
+  EXPECT_EQ(page.value().next_marker, "a/b");
+}
+
+TEST_F(LocalStore, PaginationVisitsEveryKeyOnce) {
+  std::vector<std::string> all;
+  for (int i = 0; i < 25; ++i) {
+    std::string k = "p/" + std::to_string(i % 5) + "/k" + std::to_string(i);
+    all.push_back(k);
+    ASSERT_TRUE(put(k, "v"));
+  }
+  std::sort(all.begin(), all.end());
+  std::vector<std::string> seen;
+  std::string marker;
+  for (;;) {
+    auto page = store_->list_objects("bkt", {.marker = marker, .max_keys = 7});
+    ASSERT_TRUE(page);
+    for (auto& o : page.value().objects) seen.push_back(o.key);
+    if (!page.value().truncated) break;
+    marker = page.value().next_marker;
+  }
+  EXPECT_EQ(seen, all);
+}
+
+TEST_F(LocalStore, MultipartComplete) {
+  auto id = store_->new_multipart_upload("bkt", "mp", {.metadata = {{"content-type", "a/b"}}});
+  ASSERT_TRUE(id);
+  std::string p1(kMinPartSize, '1'), p2 = "tail";
+  memory_source s1(p1), s2(p2), s3("ignored");
+  auto r1 = store_->put_object_part("bkt", "mp", id.value(), 1, s1, {}, {});
+  auto r2 = store_->put_object_part("bkt", "mp", id.value(), 2, s2, {}, {});
+  auto r3 = store_->put_object_part("bkt", "mp", id.value(), 3, s3, {}, {});
+  ASSERT_TRUE(r1 && r2 && r3);
+  auto parts = store_->list_parts("bkt", "mp", id.value(), 0, 2);
+  ASSERT_TRUE(parts);
+  EXPECT_EQ(parts.value().parts.size(), 2u);
+  EXPECT_TRUE(parts.value().truncated);
+
+  auto bad_order = store_->complete_multipart_upload("bkt", "mp", id.value(), {{2, r2.value().etag}, {1, r1.value().etag}});
+  EXPECT_TRUE(bad_order.error().is(errc::invalid_part_order));
+  auto bad_etag = store_->complete_multipart_upload("bkt", "mp", id.value(), {{1, "0000"}});
+  EXPECT_TRUE(bad_etag.error().is(errc::invalid_part));
+  auto small = store_->complete_multipart_upload("bkt", "mp", id.value(), {{2, r2.value().etag}, {3, r3.value().etag}});
+  EXPECT_TRUE(small.error().is(errc::entity_too_small));
+
+  auto done = store_->complete_multipart_upload("bkt", "mp", id.value(),
+                                                {{1, "\"" + r1.value().etag + "\""}, {2, r2.value().etag}});
+  ASSERT_TRUE(done) << done.error().message();
+  EXPECT_EQ(done.value().etag,
+            to_hex(md5(*from_hex(r1.value().etag) + *from_hex(r2.value().etag))) + "-2");
+  EXPECT_EQ(get("mp"), p1 + p2);
+  EXPECT_EQ(get("mp", byte_range{kMinPartSize - 2, 4}), "11ta");
+  EXPECT_EQ(store_->stat_object("bkt", "mp").value().content_type(), "a/b");
+  auto gone = store_->list_parts("bkt", "mp", id.value(), 0, 100);
+  EXPECT_TRUE(gone.error().is(errc::upload_not_found));
+}
+
+TEST_F(LocalStore, AbortAndListUploads) {
+  auto a = store_->new_multipart_upload("bkt", "x/one", {});
+  auto b = store_->new_multipart_upload("bkt", "x/two", {});
+  auto c = store_->new_multipart_upload("bkt", "y", {});
+  ASSERT_TRUE(a && b && c);
+  auto ups = store_->list_multipart_uploads("bkt", {.prefix = "x/"});
+  ASSERT_TRUE(ups);
+  EXPECT_EQ(ups.value().uploads.size(), 2u);
+  ASSERT_TRUE(store_->abort_multipart_upload("bkt", "x/one", a.value()));
+  EXPECT_EQ(store_->list_multipart_uploads("bkt", {}).value().uploads.size(), 2u);
+  auto again = store_->abort_multipart_upload("bkt", "x/one", a.value());
+  EXPECT_TRUE(again.error().is(errc::upload_not_found));
+  EXPECT_TRUE(store_->abort_multipart_upload("bkt", "y", "../../etc").error().is(errc::upload_not_found));
+}
+
+TEST_F(LocalStore, FinalizeCanRejectWrite) {
+  memory_source src("payload");
+  put_options o;
+  o.finalize = [](object_info&) -> result<void> { return fail(errc::bad_argument, "digest mismatch"); };
+  auto r = store_->put_object("bkt", "rejected", src, std::move(o));
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(store_->stat_object("bkt", "rejected"));
+  EXPECT_TRUE(std::filesystem::is_empty(root_ / ".sluice.sys" / "tmp"));
+}
+
+TEST_F(LocalStore, InterruptedWritesAreCleanedOnOpen) {
+  std::filesystem::create_directories(root_ / ".sluice.sys" / "tmp" / "leftover");
+  auto s = open_local_store({root_.string()});
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(std::filesystem::is_empty(root_ / ".sluice.sys" / "tmp"));
+}
+
+TEST_F(LocalStore, MetadataUpdateKeepsData) {
+  ASSERT_TRUE(put("m", std::string(50, 'z')));
+  auto r = store_->update_object_metadata("bkt", "m", "", metadata_map{{"x-amz-meta-a", "1"}}, std::string("t=1"));
+  ASSERT_TRUE(r);
+  auto info = store_->stat_object("bkt", "m").value();
+  EXPECT_EQ(info.metadata.at("x-amz-meta-a"), "1");
+  EXPECT_EQ(info.tags, "t=1");
+  EXPECT_EQ(get("m"), std::string(50, 'z'));
+}
+
+}  // namespace
+}  // namespace sluice::objstore
