@@ -21,6 +21,10 @@ namespace {
 
 using parser_t = bhttp::request_parser<bhttp::buffer_body>;
 
+const boost::system::error_category& http_category() {
+  return bhttp::make_error_code(bhttp::error::end_of_stream).category();
+}
+
 // Bodies left unread by a handler are drained up to this much so the
 // connection can be reused; beyond it the connection is closed.
 constexpr uint64_t kMaxDrain = 1 << 20;
@@ -56,7 +60,7 @@ class conn_body final : public body_reader {
         if (ec == boost::asio::error::eof || ec == bhttp::error::partial_message) {
           return fail(errc::connection_closed, "client closed the connection mid-body");
         }
-        if (ec.category() == bhttp::error_category()) return fail(errc::bad_body, ec.message());
+        if (ec.category() == http_category()) return fail(errc::bad_body, ec.message());
         return fail(errc::connection_closed, ec.message());
       }
       read_ += got;
@@ -184,7 +188,7 @@ void server::accept_loop() {
     if (open_.load() >= opts_.max_connections) {
       // Over the limit: refuse at once rather than queue unbounded work.
       auto s = net::stream::make(fd.value(), nullptr, std::chrono::milliseconds(1000));
-      if (s) send_simple(**s, 503, "too many connections\n");
+      if (s) send_simple(*s.value(), 503, "too many connections\n");
       continue;
     }
     ++open_;
@@ -224,7 +228,7 @@ void server::serve(std::unique_ptr<net::stream> s) {
     bhttp::read_header(*s, buf, parser, ec);
     if (ec) {
       if (ec == bhttp::error::header_limit) send_simple(*s, 431, "request header too large\n");
-      else if (ec.category() == bhttp::error_category() && ec != bhttp::error::end_of_stream &&
+      else if (ec.category() == http_category() && ec != bhttp::error::end_of_stream &&
                ec != bhttp::error::partial_message) {
         send_simple(*s, 400, "malformed HTTP request: " + ec.message() + "\n");
       }

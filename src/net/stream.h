@@ -9,6 +9,7 @@
 #include <string>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "base/result.h"

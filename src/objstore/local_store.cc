@@ -176,12 +176,12 @@ class local_store final : public object_layer {
     if (!fs::exists(format)) {
       json::object f{{"format", kFormatVersion}, {"id", uuid_v4()}, {"layout", "single-drive"}};
       if (auto r = fs::write_file_durable(format, json::serialize(f)); !r) return fail(io(r.error()));
-    } else {
-      SLUICE_TRY(auto f, read_json(format));
-      if (jnum(f, "format") != kFormatVersion) {
-        return fail(errc::corrupt, "drive " + opts_.root + " has an unknown format version");
-      }
     }
+    SLUICE_TRY(auto f, read_json(format));
+    if (jnum(f, "format") != kFormatVersion) {
+      return fail(errc::corrupt, "drive " + opts_.root + " has an unknown format version");
+    }
+    deployment_id_ = jstr(f, "id");
     // Leftovers of writes interrupted by a crash: never visible, safe to drop.
     if (auto entries = fs::list_dir(tmp_); entries) {
       for (const auto& e : entries.value()) {
@@ -732,6 +732,7 @@ class local_store final : public object_layer {
       d.online = false;
     }
     out.drives.push_back(d);
+    out.deployment_id = deployment_id_;
     return out;
   }
 
@@ -957,6 +958,7 @@ class local_store final : public object_layer {
 
   local_store_options opts_;
   std::string sys_, tmp_, buckets_, multipart_;
+  std::string deployment_id_;
   std::mutex bucket_mu_;
   std::array<std::mutex, 512> key_locks_;
 };

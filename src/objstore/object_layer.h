@@ -169,6 +169,7 @@ struct storage_info {
     uint64_t free_bytes = 0;
   };
   std::vector<drive> drives;
+  std::string deployment_id;  // fixed when the first drive was formatted
 };
 
 class object_layer {

@@ -161,7 +161,9 @@ struct chunked_decoder::impl {
     if (signed_chunks) {
       chunk.resize(size);
       SLUICE_TRY(read_exact(chunk.data(), size));
-      if (size > 0) SLUICE_TRY(expect_crlf());
+      if (size > 0) {
+        SLUICE_TRY(expect_crlf());
+      }
       std::string want = chunk_signature(ctx, prev_signature, chunk);
       if (!constant_time_equal(want, to_lower(signature))) {
         return fail(errc::chunk_signature_mismatch, "chunk " + std::to_string(decoded) + "+" + std::to_string(size));
@@ -253,7 +255,8 @@ struct chunked_decoder::impl {
             in_pos += k;
           } else {
             // Straight from the socket into the caller's buffer; never past this chunk.
-            SLUICE_TRY(k, raw.read(buf, k));
+            SLUICE_TRY(size_t got, raw.read(buf, k));
+            k = got;
             if (k == 0) {
               raw_eof = true;
               return fail(errc::incomplete_body, "body ends inside an aws-chunked chunk");
@@ -263,19 +266,22 @@ struct chunked_decoder::impl {
           if (remaining == 0) st = state::data_crlf;
           return k;
         }
-        case state::data_crlf:
+        case state::data_crlf: {
           SLUICE_TRY(expect_crlf());
           st = state::size_line;
           break;
-        case state::trailers:
+        }
+        case state::trailers: {
           SLUICE_TRY(read_trailers());
           st = state::finish;
           break;
-        case state::finish:
+        }
+        case state::finish: {
           SLUICE_TRY(finish());
           st = state::done;
-          return 0;
-        case state::done: return 0;
+          return size_t{0};
+        }
+        case state::done: return size_t{0};
       }
     }
   }

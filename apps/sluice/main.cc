@@ -1,0 +1,19 @@
+// sluice: wiring only. Subcommands live in their own files.
+#include <CLI/CLI.hpp>
+
+#include "apps/sluice/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sluice: an S3-compatible object store that streams.", "sluice"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "sluice 0.1.0");
+  sluice::app::add_server_command(app);
+  sluice::app::add_admin_command(app);
+  sluice::app::add_config_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return sluice::app::exit_code();
+}

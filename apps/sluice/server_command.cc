@@ -1,0 +1,198 @@
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "apps/sluice/commands.h"
+#include "base/config.h"
+#include "base/fs.h"
+#include "http/server.h"
+#include "iam/iam.h"
+#include "objstore/local_store.h"
+#include "s3/service.h"
+
+namespace sluice::app {
+
+namespace {
+
+int exit_code_ = 0;
+
+struct server_args {
+  std::vector<std::string> drives;
+  std::string config_file;
+  std::vector<std::string> overrides;
+};
+
+std::string certs_dir(const config::settings& cfg, const std::string& first_drive) {
+  std::string dir = cfg.get("tls.certs.dir");
+  if (!dir.empty()) return dir;
+  std::string beside = fs::join(fs::parent_path(first_drive), "certs");
+  if (fs::exists(fs::join(beside, "public.crt"))) return beside;
+  if (const char* home = std::getenv("HOME")) return fs::join(home, ".sluice/certs");
+  return beside;
+}
+
+int run_server(const server_args& args) {
+  config::settings cfg;
+  if (!args.config_file.empty()) {
+    if (auto r = cfg.load_file(args.config_file); !r) {
+      std::cerr << "sluice: " << r.error().message() << "\n";
+      return 2;
+    }
+  }
+  for (const auto& o : args.overrides) {
+    auto eq = o.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "sluice: --override expects key=value, got '" << o << "'\n";
+      return 2;
+    }
+    if (auto r = cfg.set(o.substr(0, eq), o.substr(eq + 1)); !r) {
+      std::cerr << "sluice: " << r.error().message() << "\n";
+      return 2;
+    }
+  }
+  cfg.apply_env();
+  spdlog::set_level(spdlog::level::from_str(cfg.get("log.level")));
+
+  std::vector<std::string> drives = args.drives;
+  if (drives.empty()) {
+    std::string d = cfg.get("data.dirs");
+    for (size_t s = 0; s <= d.size();) {
+      size_t e = d.find(',', s);
+      std::string one = d.substr(s, e == std::string::npos ? std::string::npos : e - s);
+      if (!one.empty()) drives.push_back(one);
+      if (e == std::string::npos) break;
+      s = e + 1;
+    }
+  }
+  if (drives.size() != 1) {
+    std::cerr << "sluice: this build serves exactly one drive folder; erasure-coded drive sets are not available yet\n";
+    return 2;
+  }
+  auto bytes = [&](const char* key) {
+    auto v = cfg.get_bytes(key);
+    if (!v) {
+      std::cerr << "sluice: " << v.error().message() << "\n";
+      std::exit(2);
+    }
+    return v.value();
+  };
+  auto millis = [&](const char* key) {
+    auto v = cfg.get_ms(key);
+    if (!v) {
+      std::cerr << "sluice: " << v.error().message() << "\n";
+      std::exit(2);
+    }
+    return v.value();
+  };
+
+  // Block the stop signals before any thread starts, so only sigwait sees them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto store = objstore::open_local_store({drives[0], bytes("s3.inline.bytes"), bytes("s3.max.object.size")});
+  if (!store) {
+    spdlog::error("cannot open drive {}: {}", drives[0], store.error().message());
+    return 1;
+  }
+  std::string state = fs::join(drives[0], ".sluice.sys/iam");
+  auto root = iam::load_or_create_root(state, cfg.get("root.user"), cfg.get("root.password"));
+  if (!root) {
+    std::cerr << "sluice: " << root.error().message() << "\n";
+    return 2;
+  }
+  auto users = iam::store::open(state, root.value(), cfg.family("iam.user."));
+  if (!users) {
+    std::cerr << "sluice: " << users.error().message() << "\n";
+    return 2;
+  }
+
+  http::server_options ho;
+  ho.address = cfg.get("s3.listeners");
+  auto max_conn = cfg.get_int("s3.max.connections");
+  if (!max_conn || max_conn.value() < 1) {
+    std::cerr << "sluice: s3.max.connections must be a positive integer\n";
+    return 2;
+  }
+  ho.max_connections = static_cast<size_t>(max_conn.value());
+  ho.max_header_bytes = static_cast<uint32_t>(bytes("s3.max.header.bytes"));
+  ho.idle_timeout = millis("s3.idle.timeout.ms");
+  ho.io_timeout = millis("s3.io.timeout.ms");
+  ho.name = "s3";
+  std::string certs = certs_dir(cfg, drives[0]);
+  std::string crt = fs::join(certs, "public.crt"), key = fs::join(certs, "private.key");
+  if (fs::exists(crt) && fs::exists(key)) {
+    auto tls = net::tls_context::load(crt, key);
+    if (!tls) {
+      std::cerr << "sluice: " << tls.error().message() << "\n";
+      return 2;
+    }
+    ho.tls = tls.value();
+  } else if (!cfg.get("tls.certs.dir").empty()) {
+    std::cerr << "sluice: tls.certs.dir " << certs << " lacks public.crt or private.key\n";
+    return 2;
+  }
+
+  s3::service_options so;
+  so.region = cfg.get("s3.region");
+  so.domain = cfg.get("s3.domain");
+  so.max_skew = std::chrono::duration_cast<std::chrono::seconds>(millis("s3.clock.skew.ms"));
+  so.max_object_size = bytes("s3.max.object.size");
+  so.max_xml_bytes = bytes("s3.max.xml.bytes");
+  if (auto st = store.value()->storage()) so.deployment_id = st.value().deployment_id;
+  http::server s3_server(ho, s3::make_service(so, *store.value(), *users.value()));
+  if (auto r = s3_server.start(); !r) {
+    spdlog::error("cannot start the S3 API: {}", r.error().message());
+    return 1;
+  }
+
+  std::string scheme = ho.tls ? "https" : "http";
+  std::string host = ho.address.substr(0, ho.address.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
+  std::cout << "Sluice is up.\n"
+            << "S3 API: " << scheme << "://" << host << ":" << s3_server.port() << "\n"
+            << "Drive: " << drives[0] << "\n";
+  if (root.value().generated) {
+    std::cout << "Root user: " << root.value().access_key << "\n"
+              << "Root password: " << root.value().secret_key << "\n"
+              << "(generated now and saved in " << state
+              << "/root-credentials.json, mode 0600; this is the only time they are printed)\n";
+  } else {
+    std::cout << "Root user: " << root.value().access_key << "\n";
+  }
+  std::cout.flush();
+
+  int sig = 0;
+  sigwait(&stop, &sig);
+  spdlog::info("signal {}: stopping", sig);
+  s3_server.stop();
+  return 0;
+}
+
+}  // namespace
+
+void set_exit_code(int code) { exit_code_ = code; }
+int exit_code() { return exit_code_; }
+
+void add_server_command(CLI::App& app) {
+  auto args = std::make_shared<server_args>();
+  auto* cmd = app.add_subcommand("server", "Run the Sluice server (S3 API).");
+  cmd->add_option("drives", args->drives, "Drive folder (default ./data, or data.dirs)");
+  cmd->add_option("-c,--config", args->config_file, "Properties file with key=value settings (see `sluice config keys`)");
+  cmd->add_option("--override", args->overrides, "Set one configuration key: --override key=value (repeatable)");
+  cmd->callback([args] { set_exit_code(run_server(*args)); });
+}
+
+void add_config_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("config", "Show configuration keys.");
+  auto* keys = cmd->add_subcommand("keys", "Print every configuration key with its default, as a Markdown table.");
+  cmd->require_subcommand(1);
+  keys->callback([] { std::cout << config::markdown_table(); });
+}
+
+}  // namespace sluice::app

@@ -1,0 +1,315 @@
+// Object operations: PUT, GET/HEAD, DELETE, copy, tagging, ACL, multi-delete.
+#include "base/encoding.h"
+#include "base/time.h"
+#include "s3/internal/request.h"
+#include "s3/range.h"
+#include "s3/xml.h"
+
+namespace sluice::s3 {
+
+namespace {
+
+using field = http::bhttp::field;
+constexpr size_t kStreamChunk = 1 << 20;
+
+std::string strip_quotes(std::string s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
+  return s;
+}
+
+// "a", "b" or * in If-Match / If-None-Match.
+bool etag_matches(const std::string& header, const std::string& etag) {
+  size_t start = 0;
+  while (start <= header.size()) {
+    size_t comma = header.find(',', start);
+    std::string tok = header.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    auto b = tok.find_first_not_of(' '), e = tok.find_last_not_of(' ');
+    tok = b == std::string::npos ? "" : tok.substr(b, e - b + 1);
+    if (tok.starts_with("W/")) tok = tok.substr(2);
+    if (tok == "*" || strip_quotes(tok) == etag) return true;
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return false;
+}
+
+sys_time whole_seconds(sys_time t) { return std::chrono::floor<std::chrono::seconds>(t); }
+
+// RFC 9110 §13.2.2 evaluation order with S3's answers: 412 PreconditionFailed or 304 NotModified.
+result<void> check_preconditions(const request& r, const objstore::object_info& info, const std::string& prefix,
+                                 bool copy) {
+  std::string if_match = r.header(prefix + "if-match");
+  std::string if_none = r.header(prefix + "if-none-match");
+  std::string if_unmod = r.header(prefix + "if-unmodified-since");
+  std::string if_mod = r.header(prefix + "if-modified-since");
+  auto mtime = whole_seconds(info.mod_time);
+  if (!if_match.empty()) {
+    if (!etag_matches(if_match, info.etag)) return fail(errc::precondition_failed);
+  } else if (!if_unmod.empty()) {
+    if (auto t = parse_http_date(if_unmod); t && mtime > *t) return fail(errc::precondition_failed);
+  }
+  if (!if_none.empty()) {
+    if (etag_matches(if_none, info.etag)) return fail(copy ? errc::precondition_failed : errc::not_modified);
+  } else if (!if_mod.empty()) {
+    if (auto t = parse_http_date(if_mod); t && mtime <= *t) return fail(copy ? errc::precondition_failed : errc::not_modified);
+  }
+  return ok();
+}
+
+result<void> check_key(const request& r) {
+  if (r.key.size() > 1024) return fail(errc::key_too_long);
+  return ok();
+}
+
+struct copy_source {
+  std::string bucket, key, version_id;
+};
+
+result<copy_source> parse_copy_source(const std::string& header) {
+  std::string raw = header;
+  std::string version;
+  if (auto q = raw.find('?'); q != std::string::npos) {
+    std::string query = raw.substr(q + 1);
+    raw = raw.substr(0, q);
+    if (query.starts_with("versionId=")) version = query.substr(10);
+  }
+  auto decoded = uri_decode(raw, false);
+  if (!decoded) return fail(errc::invalid_copy_source);
+  std::string s = *decoded;
+  if (s.starts_with("/")) s = s.substr(1);
+  auto slash = s.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == s.size()) return fail(errc::invalid_copy_source);
+  return copy_source{s.substr(0, slash), s.substr(slash + 1), version};
+}
+
+}  // namespace
+
+result<void> put_object(request& r, const context& c) {
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(check_key(r));
+  if (!r.ex.body.content_length() && !r.has_header("transfer-encoding")) return fail(errc::missing_content_length);
+  SLUICE_TRY(auto metadata, metadata_from_headers(r));
+  SLUICE_TRY(auto tags, tags_from_header(r));
+  SLUICE_TRY(auto body, upload_body::open(r, c));
+  if (body->declared_size() && *body->declared_size() > c.opts.max_object_size) return fail(errc::entity_too_large);
+  objstore::put_options po;
+  po.metadata = std::move(metadata);
+  po.tags = std::move(tags);
+  po.size = body->declared_size();
+  po.owner = r.user ? r.user->access_key : std::string();
+  auto* b = body.get();
+  po.finalize = [b](objstore::object_info& info) -> result<void> {
+    if (auto cs = b->checksum()) info.checksums[cs->first] = cs->second;
+    return ok();
+  };
+  SLUICE_TRY(auto info, c.store.put_object(r.bucket, r.key, body->stream(), std::move(po)));
+  http::response res;
+  res.headers.set(field::etag, quote_etag(info.etag));
+  if (!info.version_id.empty()) res.headers.set("x-amz-version-id", info.version_id);
+  for (const auto& [alg, v] : info.checksums) {
+    std::string name = "x-amz-checksum-";
+    for (char ch : alg) name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    res.headers.set(name, v);
+  }
+  return send_empty(r, 200, std::move(res));
+}
+
+result<void> get_object(request& r, const context& c) {
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(check_key(r));
+  std::string version = r.param("versionId");
+  SLUICE_TRY(auto info, c.store.stat_object(r.bucket, r.key, version));
+  SLUICE_TRY(check_preconditions(r, info, "", false));
+
+  objstore::get_options go;
+  go.version_id = version;
+  uint64_t offset = 0, length = info.size;
+  bool partial = false;
+  if (r.has("partNumber")) {
+    int n = std::atoi(r.param("partNumber").c_str());
+    if (n < 1 || n > objstore::kMaxPartNumber) return fail(errc::invalid_argument, "Part number must be an integer between 1 and 10000, inclusive");
+    if (info.parts.empty()) {
+      if (n != 1) return fail(errc::invalid_range);
+    } else {
+      if (static_cast<size_t>(n) > info.parts.size()) return fail(errc::invalid_range);
+      for (int i = 0; i < n - 1; ++i) offset += info.parts[static_cast<size_t>(i)].size;
+      length = info.parts[static_cast<size_t>(n - 1)].size;
+      partial = true;
+    }
+  } else if (r.has_header("range")) {
+    auto rr = parse_range(r.header("range"), info.size);
+    if (rr.k == range_result::kind::unsatisfiable) return fail(objstore::errc::invalid_range);
+    if (rr.k == range_result::kind::satisfiable) {
+      offset = rr.offset;
+      length = rr.length;
+      partial = true;
+    }
+  }
+
+  http::response res;
+  res.status = partial ? 206 : 200;
+  add_common_headers(r, res);
+  object_headers(info, res, r.header("x-amz-checksum-mode") == "ENABLED" && !partial);
+  if (!info.parts.empty()) res.headers.set("x-amz-mp-parts-count", std::to_string(info.parts.size()));
+  if (partial) {
+    res.headers.set(field::content_range, "bytes " + std::to_string(offset) + "-" +
+                                              std::to_string(offset + length - 1) + "/" + std::to_string(info.size));
+  }
+  static const std::pair<const char*, field> overrides[] = {
+      {"response-content-type", field::content_type},         {"response-content-language", field::content_language},
+      {"response-expires", field::expires},                   {"response-cache-control", field::cache_control},
+      {"response-content-disposition", field::content_disposition},
+      {"response-content-encoding", field::content_encoding}};
+  for (const auto& [param, f] : overrides) {
+    if (r.has(param)) res.headers.set(f, r.param(param));
+  }
+  if (r.method == "HEAD") {
+    res.headers.set(field::content_length, std::to_string(length));
+    return r.ex.out.send(res, "");
+  }
+  if (partial || length != info.size) go.range = objstore::byte_range{offset, length};
+  SLUICE_TRY(auto reader, c.store.get_object(r.bucket, r.key, go));
+  // The reader may have found a newer version than the stat above; answer with what is sent.
+  if (reader->info().etag != info.etag) {
+    object_headers(reader->info(), res, false);
+    if (!partial) length = reader->info().size;
+  }
+  SLUICE_TRY(r.ex.out.begin(res, length));
+  std::string buf(static_cast<size_t>(std::min<uint64_t>(kStreamChunk, std::max<uint64_t>(length, 1))), '\0');
+  uint64_t sent = 0;
+  while (sent < length) {
+    SLUICE_TRY(size_t n, reader->read(buf.data(), buf.size()));
+    if (n == 0) return fail(objstore::errc::corrupt, "object ended early");
+    SLUICE_TRY(r.ex.out.write(std::string_view(buf.data(), n)));
+    sent += n;
+  }
+  return ok();
+}
+
+result<void> delete_object(request& r, const context& c) {
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(check_key(r));
+  auto removed = c.store.delete_object(r.bucket, r.key, r.param("versionId"));
+  if (!removed && !removed.error().is(objstore::errc::invalid_object_name)) return fail(removed.error());
+  return send_empty(r, 204);
+}
+
+result<void> delete_objects(request& r, const context& c) {
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(auto body, read_small_body(r, c));
+  SLUICE_TRY(auto req, parse_delete(body));
+  xml_writer w("DeleteResult");
+  for (const auto& [key, version] : req.objects) {
+    auto removed = c.store.delete_object(r.bucket, key, version);
+    if (removed || removed.error().is(objstore::errc::invalid_object_name)) {
+      if (req.quiet) continue;
+      w.open("Deleted").element("Key", key);
+      if (!version.empty()) w.element("VersionId", version);
+      w.close("Deleted");
+    } else {
+      auto api = to_api_error(removed.error());
+      w.open("Error").element("Key", key);
+      if (!version.empty()) w.element("VersionId", version);
+      w.element("Code", api.code).element("Message", api.message).close("Error");
+    }
+  }
+  return send_xml(r, w.finish());
+}
+
+result<void> copy_object(request& r, const context& c) {
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(check_key(r));
+  SLUICE_TRY(auto src, parse_copy_source(r.header("x-amz-copy-source")));
+  SLUICE_TRY(authorize_bucket(r, c, src.bucket));
+  SLUICE_TRY(auto info, c.store.stat_object(src.bucket, src.key, src.version_id));
+  SLUICE_TRY(check_preconditions(r, info, "x-amz-copy-source-", true));
+  std::string directive = r.header("x-amz-metadata-directive");
+  std::string tag_directive = r.header("x-amz-tagging-directive");
+  if (!directive.empty() && directive != "COPY" && directive != "REPLACE") {
+    return fail(errc::invalid_argument, "Unknown metadata directive.");
+  }
+  if (!tag_directive.empty() && tag_directive != "COPY" && tag_directive != "REPLACE") {
+    return fail(errc::invalid_argument, "Unknown tagging directive.");
+  }
+  bool replace_meta = directive == "REPLACE";
+  bool replace_tags = tag_directive == "REPLACE";
+  bool same = src.bucket == r.bucket && src.key == r.key;
+  if (same && !replace_meta && !replace_tags && !r.has_header("x-amz-storage-class")) {
+    return fail(errc::invalid_request,
+                "This copy request is illegal because it is trying to copy an object to itself without changing "
+                "the object's metadata, storage class, website redirect location or encryption attributes.");
+  }
+  std::optional<objstore::metadata_map> meta;
+  if (replace_meta) {
+    SLUICE_TRY(auto m, metadata_from_headers(r));
+    meta = std::move(m);
+  }
+  std::optional<std::string> tags;
+  if (replace_tags) {
+    SLUICE_TRY(auto t, tags_from_header(r));
+    tags = std::move(t);
+  }
+  objstore::object_info result_info;
+  if (same && src.version_id.empty()) {
+    SLUICE_TRY(result_info, c.store.update_object_metadata(r.bucket, r.key, "", meta, tags));
+  } else {
+    if (info.size > (5ull << 30)) {
+      return fail(errc::invalid_request, "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120");
+    }
+    SLUICE_TRY(auto reader, c.store.get_object(src.bucket, src.key, {.version_id = src.version_id}));
+    objstore::put_options po;
+    po.metadata = meta ? std::move(*meta) : reader->info().metadata;
+    po.tags = tags ? std::move(*tags) : reader->info().tags;
+    po.size = reader->info().size;
+    po.owner = r.user->access_key;
+    auto src_checksums = reader->info().parts.empty() ? reader->info().checksums : std::map<std::string, std::string>{};
+    po.finalize = [src_checksums](objstore::object_info& i) -> result<void> {
+      i.checksums = src_checksums;
+      return ok();
+    };
+    SLUICE_TRY(result_info, c.store.put_object(r.bucket, r.key, *reader, std::move(po)));
+  }
+  http::response res;
+  if (!src.version_id.empty()) res.headers.set("x-amz-copy-source-version-id", src.version_id);
+  xml_writer w("CopyObjectResult");
+  w.element("LastModified", format_iso8601(result_info.mod_time)).element("ETag", quote_etag(result_info.etag));
+  res.status = 200;
+  add_common_headers(r, res);
+  res.headers.set(field::content_type, "application/xml");
+  return r.ex.out.send(res, w.finish());
+}
+
+result<void> object_tagging(request& r, const context& c) {
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(check_key(r));
+  std::string version = r.param("versionId");
+  if (r.method == "GET") {
+    SLUICE_TRY(auto info, c.store.stat_object(r.bucket, r.key, version));
+    SLUICE_TRY(auto tags, parse_tagging_query(info.tags, 1000));
+    return send_xml(r, tagging_xml(tags));
+  }
+  if (r.method == "PUT") {
+    SLUICE_TRY(auto body, read_small_body(r, c));
+    SLUICE_TRY(auto tags, parse_tagging(body, 10));
+    SLUICE_TRY(c.store.update_object_metadata(r.bucket, r.key, version, std::nullopt, tags_to_query(tags)));
+    return send_empty(r, 200);
+  }
+  SLUICE_TRY(c.store.update_object_metadata(r.bucket, r.key, version, std::nullopt, std::string()));
+  return send_empty(r, 204);
+}
+
+result<void> object_acl(request& r, const context& c) {
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(c.store.stat_object(r.bucket, r.key, r.param("versionId")));
+  if (r.method == "PUT") {
+    std::string acl = r.header("x-amz-acl");
+    if (!acl.empty() && acl != "private") return fail(errc::not_implemented, "Only the private canned ACL is supported.");
+    return send_empty(r, 200);
+  }
+  xml_writer w("AccessControlPolicy");
+  w.open("Owner").element("ID", r.user->access_key).element("DisplayName", r.user->access_key).close("Owner");
+  w.open("AccessControlList").open("Grant").element("Permission", "FULL_CONTROL").close("Grant").close("AccessControlList");
+  return send_xml(r, w.finish());
+}
+
+}  // namespace sluice::s3
