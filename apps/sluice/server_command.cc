@@ -41,6 +41,7 @@ int run_server(const server_args& args) {
       return 2;
     }
   }
+  cfg.apply_env();
   for (const auto& o : args.overrides) {
     auto eq = o.find('=');
     if (eq == std::string::npos) {
@@ -52,7 +53,6 @@ int run_server(const server_args& args) {
       return 2;
     }
   }
-  cfg.apply_env();
   spdlog::set_level(spdlog::level::from_str(cfg.get("log.level")));
 
   std::vector<std::string> drives = args.drives;

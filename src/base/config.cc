@@ -96,7 +96,6 @@ result<void> settings::set(const std::string& key, const std::string& value) {
 
 void settings::apply_env() {
   for (const auto& k : known_keys()) {
-    if (is_set(k.name)) continue;
     for (const auto& env : k.env) {
       if (const char* v = std::getenv(env.c_str()); v && *v) {
         values_[k.name] = v;

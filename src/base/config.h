@@ -1,7 +1,8 @@
 #pragma once
 // Server configuration: one table of known keys with defaults and help
 // (config.cc), filled from a Java-style properties file, environment
-// aliases and --override key=value, in that order of increasing precedence.
+// aliases and --override key=value, in that order of increasing precedence
+// (callers apply them in that order: load_file, apply_env, set).
 // Keys ending in ".*" in the table are families (e.g. iam.user.<name>).
 #include <chrono>
 #include <cstdint>
@@ -34,7 +35,7 @@ class settings {
   settings();
   result<void> load_file(const std::string& path);
   result<void> set(const std::string& key, const std::string& value);
-  // Applies environment aliases for keys not already set explicitly.
+  // Applies environment aliases; call after load_file and before the overrides.
   void apply_env();
 
   std::string get(const std::string& key) const;

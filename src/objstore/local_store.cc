@@ -854,14 +854,6 @@ class local_store final : public object_layer {
   result<void> commit_locked(const std::string& bucket, const std::string& key, stored_version v,
                              const std::string& staged_dir, std::string inline_bytes) {
     std::string dir = object_dir(bucket, key);
-    meta_file old;
-    bool had_old = false;
-    if (auto m = load_meta(bucket, key)) {
-      old = std::move(m).value();
-      had_old = true;
-    } else if (!m.error().is(errc::object_not_found)) {
-      return fail(m.error());
-    }
     for (int attempt = 0;; ++attempt) {
       SLUICE_TRY(ensure_dirs(bucket, dir));
       if (!staged_dir.empty()) {
@@ -885,9 +877,13 @@ class local_store final : public object_layer {
     }
     m.versions.push_back(std::move(v));
     if (auto r = fs::write_file_durable(fs::join(dir, kMetaName), encode_meta(m)); !r) return fail(io(r.error()));
-    if (had_old) {
-      for (const auto& ov : old.versions) {
-        if (!ov.data_dir.empty()) (void)fs::remove_all(fs::join(dir, std::string(kDataPrefix) + ov.data_dir));
+    // Drop data folders no version names: the replaced version's, and any a crash left behind.
+    if (auto entries = fs::list_dir(dir)) {
+      for (const auto& e : entries.value()) {
+        if (!e.is_dir || !e.name.starts_with(kDataPrefix)) continue;
+        bool referenced = false;
+        for (const auto& v : m.versions) referenced = referenced || e.name.substr(kDataPrefix.size()) == v.data_dir;
+        if (!referenced) (void)fs::remove_all(fs::join(dir, e.name));
       }
     }
     return ok();

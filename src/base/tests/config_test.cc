@@ -32,3 +32,18 @@ TEST(Config, Sizes) {
 }
 
 }  // namespace sluice::config
+
+namespace sluice::config {
+
+TEST(Config, EnvironmentBeatsFileAndOverrideBeatsEnvironment) {
+  settings s;
+  ASSERT_TRUE(s.set("s3.region", "from-file"));
+  ::setenv("SLUICE_REGION", "from-env", 1);
+  s.apply_env();
+  EXPECT_EQ(s.get("s3.region"), "from-env");
+  ASSERT_TRUE(s.set("s3.region", "from-override"));
+  EXPECT_EQ(s.get("s3.region"), "from-override");
+  ::unsetenv("SLUICE_REGION");
+}
+
+}  // namespace sluice::config

@@ -62,12 +62,13 @@ std::string big_endian(T v) {
   return out;
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lower(x) == lower(y);
-         });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 constexpr std::array<std::pair<checksum_algorithm, std::string_view>, 5> kNames{{
@@ -103,10 +104,14 @@ std::string checksum_header(checksum_algorithm a) {
 size_t checksum_digest_size(checksum_algorithm a) {
   switch (a) {
     case checksum_algorithm::crc32:
-    case checksum_algorithm::crc32c: return 4;
-    case checksum_algorithm::crc64nvme: return 8;
-    case checksum_algorithm::sha1: return 20;
-    case checksum_algorithm::sha256: return 32;
+    case checksum_algorithm::crc32c:
+      return 4;
+    case checksum_algorithm::crc64nvme:
+      return 8;
+    case checksum_algorithm::sha1:
+      return 20;
+    case checksum_algorithm::sha256:
+      return 32;
   }
   return 0;
 }
@@ -129,7 +134,9 @@ void checksummer::update(std::string_view data) {
   auto* p = reinterpret_cast<unsigned char*>(const_cast<char*>(data.data()));
   size_t n = data.size();
   switch (alg_) {
-    case checksum_algorithm::crc32: impl_->crc32 = crc32_gzip_refl(impl_->crc32, p, n); break;
+    case checksum_algorithm::crc32:
+      impl_->crc32 = crc32_gzip_refl(impl_->crc32, p, n);
+      break;
     case checksum_algorithm::crc32c:
       // crc32_iscsi takes an int length.
       while (n > 0) {
@@ -139,20 +146,32 @@ void checksummer::update(std::string_view data) {
         n -= static_cast<size_t>(k);
       }
       break;
-    case checksum_algorithm::crc64nvme: impl_->crc64 = crc64nvme_update(impl_->crc64, p, n); break;
+    case checksum_algorithm::crc64nvme:
+      impl_->crc64 = crc64nvme_update(impl_->crc64, p, n);
+      break;
     case checksum_algorithm::sha1:
-    case checksum_algorithm::sha256: impl_->digest->update(data); break;
+    case checksum_algorithm::sha256:
+      impl_->digest->update(data);
+      break;
   }
 }
 
 std::string checksummer::finish_base64() {
   std::string raw;
   switch (alg_) {
-    case checksum_algorithm::crc32: raw = big_endian(impl_->crc32); break;
-    case checksum_algorithm::crc32c: raw = big_endian(~impl_->crc32c); break;
-    case checksum_algorithm::crc64nvme: raw = big_endian(~impl_->crc64); break;
+    case checksum_algorithm::crc32:
+      raw = big_endian(impl_->crc32);
+      break;
+    case checksum_algorithm::crc32c:
+      raw = big_endian(~impl_->crc32c);
+      break;
+    case checksum_algorithm::crc64nvme:
+      raw = big_endian(~impl_->crc64);
+      break;
     case checksum_algorithm::sha1:
-    case checksum_algorithm::sha256: raw = impl_->digest->finish(); break;
+    case checksum_algorithm::sha256:
+      raw = impl_->digest->finish();
+      break;
   }
   impl_->crc32 = 0;
   impl_->crc32c = ~0u;

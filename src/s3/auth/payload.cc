@@ -22,9 +22,13 @@ constexpr size_t kInputBuffer = 64 * 1024;
 constexpr std::string_view kChunkSignature = "chunk-signature=";
 constexpr std::string_view kTrailerSignature = "x-amz-trailer-signature";
 
-bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
-bool is_hex64(std::string_view s) { return s.size() == 64 && std::all_of(s.begin(), s.end(), is_hex); }
+bool is_hex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), is_hex);
+}
 
 std::string to_lower(std::string_view s) {
   std::string out(s);
@@ -48,7 +52,8 @@ struct chunked_decoder::impl {
   impl(source& r, payload_mode m, signing_context c)
       : raw(r),
         signed_chunks(m == payload_mode::streaming_signed || m == payload_mode::streaming_signed_trailer),
-        trailer_mode(m == payload_mode::streaming_signed_trailer || m == payload_mode::streaming_unsigned_trailer),
+        trailer_mode(m == payload_mode::streaming_signed_trailer ||
+                     m == payload_mode::streaming_unsigned_trailer),
         ctx(std::move(c)),
         prev_signature(ctx.seed_signature) {}
 
@@ -98,7 +103,8 @@ struct chunked_decoder::impl {
       const void* nl = std::memchr(begin + scanned, '\n', buffered() - scanned);
       if (nl) {
         size_t len = static_cast<size_t>(static_cast<const char*>(nl) - begin);
-        if (len == 0 || begin[len - 1] != '\r') return fail(errc::chunk_malformed, "line ends in LF without CR");
+        if (len == 0 || begin[len - 1] != '\r')
+          return fail(errc::chunk_malformed, "line ends in LF without CR");
         if (len - 1 > kMaxLine) return fail(errc::chunk_malformed, "aws-chunked line longer than 4 KiB");
         std::string line(begin, len - 1);
         in_pos += len + 1;
@@ -132,7 +138,8 @@ struct chunked_decoder::impl {
   result<void> expect_crlf() {
     char crlf[2];
     SLUICE_TRY(read_exact(crlf, 2));
-    if (crlf[0] != '\r' || crlf[1] != '\n') return fail(errc::chunk_malformed, "chunk data not followed by CRLF");
+    if (crlf[0] != '\r' || crlf[1] != '\n')
+      return fail(errc::chunk_malformed, "chunk data not followed by CRLF");
     return ok();
   }
 
@@ -149,7 +156,8 @@ struct chunked_decoder::impl {
     std::string_view signature;
     if (signed_chunks) {
       std::string_view ext = semi == std::string_view::npos ? std::string_view() : line.substr(semi + 1);
-      if (ext.substr(0, kChunkSignature.size()) != kChunkSignature || !is_hex64(ext.substr(kChunkSignature.size()))) {
+      if (ext.substr(0, kChunkSignature.size()) != kChunkSignature ||
+          !is_hex64(ext.substr(kChunkSignature.size()))) {
         return fail(errc::chunk_malformed, "chunk without a valid chunk-signature");
       }
       signature = ext.substr(kChunkSignature.size());
@@ -166,7 +174,8 @@ struct chunked_decoder::impl {
       }
       std::string want = chunk_signature(ctx, prev_signature, chunk);
       if (!constant_time_equal(want, to_lower(signature))) {
-        return fail(errc::chunk_signature_mismatch, "chunk " + std::to_string(decoded) + "+" + std::to_string(size));
+        return fail(errc::chunk_signature_mismatch,
+                    "chunk " + std::to_string(decoded) + "+" + std::to_string(size));
       }
       prev_signature = std::move(want);
       chunk_pos = 0;
@@ -188,14 +197,17 @@ struct chunked_decoder::impl {
     for (;;) {
       SLUICE_TRY(auto line, read_line());
       if (!line || line->empty()) break;
-      if (!trailer_mode) return fail(errc::chunk_malformed, "trailer after the final chunk in a mode without trailers");
+      if (!trailer_mode)
+        return fail(errc::chunk_malformed, "trailer after the final chunk in a mode without trailers");
       total += line->size();
       if (total > kMaxTrailerBytes || trailers.size() >= kMaxTrailers) {
         return fail(errc::chunk_malformed, "aws-chunked trailers too large");
       }
       if (signature_seen) return fail(errc::chunk_malformed, "trailer after x-amz-trailer-signature");
       size_t colon = line->find(':');
-      std::string name = colon == std::string::npos ? std::string() : to_lower(trim(std::string_view(*line).substr(0, colon)));
+      std::string name = colon == std::string::npos
+                             ? std::string()
+                             : to_lower(trim(std::string_view(*line).substr(0, colon)));
       if (name.empty()) return fail(errc::chunk_malformed, "trailer line without 'name:'");
       std::string_view value = trim(std::string_view(*line).substr(colon + 1));
       if (signed_chunks && name == kTrailerSignature) {
@@ -225,7 +237,8 @@ struct chunked_decoder::impl {
       raw_eof = true;
     }
     if (expected_length && decoded != *expected_length) {
-      return fail(errc::incomplete_body, "decoded " + std::to_string(decoded) + " bytes, x-amz-decoded-content-length " +
+      return fail(errc::incomplete_body, "decoded " + std::to_string(decoded) +
+                                             " bytes, x-amz-decoded-content-length " +
                                              std::to_string(*expected_length));
     }
     return ok();
@@ -281,7 +294,8 @@ struct chunked_decoder::impl {
           st = state::done;
           return size_t{0};
         }
-        case state::done: return size_t{0};
+        case state::done:
+          return size_t{0};
       }
     }
   }
@@ -298,9 +312,13 @@ result<size_t> chunked_decoder::read(char* buf, size_t n) {
   return r;
 }
 
-const std::vector<std::pair<std::string, std::string>>& chunked_decoder::trailers() const { return impl_->trailers; }
+const std::vector<std::pair<std::string, std::string>>& chunked_decoder::trailers() const {
+  return impl_->trailers;
+}
 
-void chunked_decoder::expect_decoded_length(uint64_t n) { impl_->expected_length = n; }
+void chunked_decoder::expect_decoded_length(uint64_t n) {
+  impl_->expected_length = n;
+}
 
 struct payload_verifier::impl {
   impl(source& s, verify_spec sp) : inner(s), spec(std::move(sp)) {
@@ -312,7 +330,8 @@ struct payload_verifier::impl {
     }
     if (spec.content_md5) {
       auto raw = base64_decode(*spec.content_md5);
-      if (!raw || raw->size() != 16) failed = error(errc::content_md5_invalid, "Content-MD5 is not base64 of 16 bytes");
+      if (!raw || raw->size() != 16)
+        failed = error(errc::content_md5_invalid, "Content-MD5 is not base64 of 16 bytes");
       if (raw) expected_md5 = std::move(*raw);
       md5.emplace(hash_kind::md5);
     }
@@ -334,7 +353,8 @@ struct payload_verifier::impl {
     if (sha256) {
       std::string got = to_hex(sha256->finish());
       if (got != to_lower(*spec.sha256_hex)) {
-        return fail(errc::content_sha256_mismatch, "body sha256 " + got + ", x-amz-content-sha256 " + *spec.sha256_hex);
+        return fail(errc::content_sha256_mismatch,
+                    "body sha256 " + got + ", x-amz-content-sha256 " + *spec.sha256_hex);
       }
     }
     if (md5 && md5->finish() != expected_md5) return fail(errc::content_md5_mismatch);
@@ -347,7 +367,8 @@ struct payload_verifier::impl {
       } else if (spec.trailer_source) {
         const auto& t = spec.trailer_source->trailers();
         auto it = std::find_if(t.begin(), t.end(), [&](const auto& kv) { return kv.first == header; });
-        if (it == t.end()) return fail(errc::incomplete_body, "aws-chunked body lacks the " + header + " trailer");
+        if (it == t.end())
+          return fail(errc::incomplete_body, "aws-chunked body lacks the " + header + " trailer");
         want = decode_checksum(it->second);
         if (!want) return fail(errc::checksum_invalid, "trailer " + header + " is not a valid value");
       }

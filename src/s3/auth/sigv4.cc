@@ -7,28 +7,28 @@
 #include "base/encoding.h"
 
 SLUICE_ERRC_CATEGORY(sluice::s3::auth, "s3auth",
-                     case errc::missing_security_header: return "request carries no SigV4 credentials";
-                     case errc::authorization_header_malformed: return "malformed Authorization header";
-                     case errc::authorization_query_malformed: return "malformed presigned query parameters";
-                     case errc::unsupported_algorithm: return "unsupported signature algorithm";
-                     case errc::invalid_access_key: return "unknown access key";
-                     case errc::signature_mismatch: return "signature does not match";
-                     case errc::request_expired: return "presigned request has expired";
-                     case errc::request_not_yet_valid: return "presigned request is not valid yet";
-                     case errc::time_skewed: return "request time too far from server time";
-                     case errc::missing_date: return "missing or malformed x-amz-date / Date";
-                     case errc::bad_region: return "credential scope names another region";
-                     case errc::content_sha256_mismatch: return "body does not match x-amz-content-sha256";
-                     case errc::invalid_content_sha256: return "invalid x-amz-content-sha256 value";
-                     case errc::chunk_malformed: return "malformed aws-chunked body";
-                     case errc::chunk_signature_mismatch: return "aws-chunked chunk signature does not match";
-                     case errc::incomplete_body: return "request body ended early";
-                     case errc::checksum_mismatch: return "body does not match x-amz-checksum-*";
-                     case errc::checksum_invalid: return "invalid x-amz-checksum-* value";
-                     case errc::content_md5_mismatch: return "body does not match Content-MD5";
-                     case errc::content_md5_invalid: return "invalid Content-MD5";
-                     case errc::policy_malformed: return "malformed POST policy";
-                     case errc::policy_violation: return "POST policy condition failed";)
+                     case errc::missing_security_header : return "request carries no SigV4 credentials";
+                     case errc::authorization_header_malformed : return "malformed Authorization header";
+                     case errc::authorization_query_malformed : return "malformed presigned query parameters";
+                     case errc::unsupported_algorithm : return "unsupported signature algorithm";
+                     case errc::invalid_access_key : return "unknown access key";
+                     case errc::signature_mismatch : return "signature does not match";
+                     case errc::request_expired : return "presigned request has expired";
+                     case errc::request_not_yet_valid : return "presigned request is not valid yet";
+                     case errc::time_skewed : return "request time too far from server time";
+                     case errc::missing_date : return "missing or malformed x-amz-date / Date";
+                     case errc::bad_region : return "credential scope names another region";
+                     case errc::content_sha256_mismatch : return "body does not match x-amz-content-sha256";
+                     case errc::invalid_content_sha256 : return "invalid x-amz-content-sha256 value";
+                     case errc::chunk_malformed : return "malformed aws-chunked body";
+                     case errc::chunk_signature_mismatch : return "aws-chunked chunk signature does not match";
+                     case errc::incomplete_body : return "request body ended early";
+                     case errc::checksum_mismatch : return "body does not match x-amz-checksum-*";
+                     case errc::checksum_invalid : return "invalid x-amz-checksum-* value";
+                     case errc::content_md5_mismatch : return "body does not match Content-MD5";
+                     case errc::content_md5_invalid : return "invalid Content-MD5";
+                     case errc::policy_malformed : return "malformed POST policy";
+                     case errc::policy_violation : return "POST policy condition failed";)
 
 namespace sluice::s3::auth {
 
@@ -46,7 +46,9 @@ constexpr std::string_view kTerminator = "aws4_request";
 // Longest validity AWS allows for a presigned URL (X-Amz-Expires), 7 days.
 constexpr int64_t kMaxPresignExpiry = 604800;
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -191,12 +193,15 @@ struct credential {
 };
 
 // Older clients name us-east-1 "US" (MinIO accepts it the same way).
-std::string_view normalize_region(std::string_view r) { return r == "US" ? std::string_view("us-east-1") : r; }
+std::string_view normalize_region(std::string_view r) {
+  return r == "US" ? std::string_view("us-east-1") : r;
+}
 
 // "AK/20130524/us-east-1/s3/aws4_request"; the access key may itself contain '/'.
 result<credential> parse_credential(std::string_view v, const verify_options& opts, errc malformed) {
   auto parts = split(v, '/');
-  if (parts.size() < 5) return fail(malformed, "credential must be <key>/<date>/<region>/<service>/aws4_request");
+  if (parts.size() < 5)
+    return fail(malformed, "credential must be <key>/<date>/<region>/<service>/aws4_request");
   credential c;
   size_t n = parts.size();
   for (size_t i = 0; i + 4 < n; ++i) {
@@ -213,8 +218,8 @@ result<credential> parse_credential(std::string_view v, const verify_options& op
   if (parts[n - 1] != kTerminator) return fail(malformed, "credential scope must end in aws4_request");
   if (c.service != "s3") return fail(malformed, "credential scope names service '" + c.service + "', not s3");
   if (!opts.region.empty() && normalize_region(c.region) != normalize_region(opts.region)) {
-    return fail(errc::bad_region, "credential scope region '" + c.region + "' is wrong; expecting '" +
-                                      opts.region + "'");
+    return fail(errc::bad_region,
+                "credential scope region '" + c.region + "' is wrong; expecting '" + opts.region + "'");
   }
   return c;
 }
@@ -236,14 +241,17 @@ result<void> check_signed_headers_present(const request_view& req, const std::ve
                                           errc malformed) {
   for (const auto& n : names) {
     // "expect" is exempt like in MinIO: some HTTP stacks consume Expect: 100-continue.
-    if (n != "expect" && req.headers.find(boost::beast::string_view(n.data(), n.size())) == req.headers.end()) {
+    if (n != "expect" &&
+        req.headers.find(boost::beast::string_view(n.data(), n.size())) == req.headers.end()) {
       return fail(malformed, "signed header '" + n + "' is not in the request");
     }
   }
   return ok();
 }
 
-std::string sign_hex(std::string_view key, std::string_view sts) { return to_hex(hmac_sha256(key, sts)); }
+std::string sign_hex(std::string_view key, std::string_view sts) {
+  return to_hex(hmac_sha256(key, sts));
+}
 
 struct parsed_authorization {
   credential cred;
@@ -258,7 +266,8 @@ result<parsed_authorization> parse_authorization(std::string_view header, const 
   if (v.empty()) return fail(malformed, "empty Authorization header");
   if (v.substr(0, kAlgorithm.size()) != kAlgorithm ||
       (v.size() > kAlgorithm.size() && !is_space(v[kAlgorithm.size()]))) {
-    if (v.substr(0, 4) == "AWS ") return fail(errc::unsupported_algorithm, "signature version 2 is not supported");
+    if (v.substr(0, 4) == "AWS ")
+      return fail(errc::unsupported_algorithm, "signature version 2 is not supported");
     return fail(errc::unsupported_algorithm, "Authorization algorithm must be AWS4-HMAC-SHA256");
   }
   v.remove_prefix(kAlgorithm.size());
@@ -294,7 +303,8 @@ std::optional<sys_time> parse_request_date(std::string_view v) {
 }
 
 result<verified_request> verify_header(const request_view& req, std::string_view authorization,
-                                       const secret_lookup& secrets, sys_time now, const verify_options& opts) {
+                                       const secret_lookup& secrets, sys_time now,
+                                       const verify_options& opts) {
   SLUICE_TRY(auto pa, parse_authorization(authorization, opts));
   SLUICE_TRY(check_signed_headers_present(req, pa.signed_names, errc::authorization_header_malformed));
 
@@ -304,7 +314,8 @@ result<verified_request> verify_header(const request_view& req, std::string_view
   std::string payload_hash(kEmptySha256);
   if (auto h = header_raw(req.headers, "x-amz-content-sha256")) payload_hash = std::string(*h);
   auto mode = classify_payload(payload_hash);
-  if (!mode) return fail(errc::invalid_content_sha256, "x-amz-content-sha256 '" + payload_hash + "' is not valid");
+  if (!mode)
+    return fail(errc::invalid_content_sha256, "x-amz-content-sha256 '" + payload_hash + "' is not valid");
 
   auto secret = secrets(pa.cred.access_key);
   if (!secret) return fail(errc::invalid_access_key, "unknown access key '" + pa.cred.access_key + "'");
@@ -357,7 +368,8 @@ const query_param* find_param(const std::vector<query_param>& params, std::strin
 }
 
 result<verified_request> verify_presigned(const request_view& req, const std::vector<query_param>& params,
-                                          const secret_lookup& secrets, sys_time now, const verify_options& opts) {
+                                          const secret_lookup& secrets, sys_time now,
+                                          const verify_options& opts) {
   const errc malformed = errc::authorization_query_malformed;
   bool repeated = false;
   auto* algorithm = find_param(params, "X-Amz-Algorithm", repeated);
@@ -387,8 +399,9 @@ result<verified_request> verify_presigned(const request_view& req, const std::ve
   if (!all_digits(ev) || ev.size() > 9 ||
       std::from_chars(ev.data(), ev.data() + ev.size(), expires).ec != std::errc() || expires < 1 ||
       expires > kMaxPresignExpiry || expires > opts.max_presign_expiry.count()) {
-    return fail(malformed, "X-Amz-Expires must be 1.." + std::to_string(std::min<int64_t>(
-                                                                kMaxPresignExpiry, opts.max_presign_expiry.count())));
+    return fail(malformed,
+                "X-Amz-Expires must be 1.." +
+                    std::to_string(std::min<int64_t>(kMaxPresignExpiry, opts.max_presign_expiry.count())));
   }
   SLUICE_TRY(auto signed_names, parse_signed_headers(signed_p->value, malformed));
   if (!is_hex64(signature_p->value)) return fail(malformed, "X-Amz-Signature must be 64 hex digits");
@@ -448,15 +461,15 @@ bool is_v2_presign(const std::vector<query_param>& params) {
 bool has_credentials(const request_view& req) {
   if (req.headers.find(http::field::authorization) != req.headers.end()) return true;
   auto params = parse_query(req.raw_query);
-  return is_v2_presign(params) ||
-         std::any_of(params.begin(), params.end(), [](const query_param& p) { return is_presign_param(p.name); });
+  return is_v2_presign(params) || std::any_of(params.begin(), params.end(),
+                                              [](const query_param& p) { return is_presign_param(p.name); });
 }
 
 result<verified_request> verify(const request_view& req, const secret_lookup& secrets, sys_time now,
                                 const verify_options& opts) {
   auto params = parse_query(req.raw_query);
-  bool presign =
-      std::any_of(params.begin(), params.end(), [](const query_param& p) { return is_presign_param(p.name); });
+  bool presign = std::any_of(params.begin(), params.end(),
+                             [](const query_param& p) { return is_presign_param(p.name); });
   auto auth = req.headers.find(http::field::authorization);
   if (auth != req.headers.end()) {
     if (presign) {
@@ -593,7 +606,8 @@ std::vector<std::pair<std::string, std::string>> sign(const sign_input& in) {
   std::string scope = date8 + "/" + in.region + "/" + in.service + "/" + std::string(kTerminator);
   std::string key = derive_signing_key(in.secret_key, date8, in.region, in.service);
   request_view rv{in.method, in.raw_path, in.raw_query, f};
-  std::string sig = sign_hex(key, string_to_sign(amz_date, scope, canonical_request(rv, signed_headers, payload, false)));
+  std::string sig =
+      sign_hex(key, string_to_sign(amz_date, scope, canonical_request(rv, signed_headers, payload, false)));
   return {
       {"Authorization", std::string(kAlgorithm) + " Credential=" + in.access_key + "/" + scope +
                             ", SignedHeaders=" + signed_headers + ", Signature=" + sig},

@@ -43,7 +43,8 @@ TEST(Checksum, CheckValues) {
   EXPECT_EQ(checksum_base64(checksum_algorithm::crc32, "123456789"), b64_be<uint32_t>(0xCBF43926));
   EXPECT_EQ(checksum_base64(checksum_algorithm::crc32, "123456789"), "y/Q5Jg==");
   EXPECT_EQ(checksum_base64(checksum_algorithm::crc32c, "123456789"), b64_be<uint32_t>(0xE3069283));
-  EXPECT_EQ(checksum_base64(checksum_algorithm::crc64nvme, "123456789"), b64_be<uint64_t>(0xAE8B14860A799888ULL));
+  EXPECT_EQ(checksum_base64(checksum_algorithm::crc64nvme, "123456789"),
+            b64_be<uint64_t>(0xAE8B14860A799888ULL));
   EXPECT_EQ(checksum_base64(checksum_algorithm::sha1, "abc"), "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=");
   EXPECT_EQ(checksum_base64(checksum_algorithm::sha256, "abc"), base64_encode(sha256("abc")));
 }

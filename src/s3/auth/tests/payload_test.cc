@@ -45,7 +45,7 @@ class trickle_source final : public source {
 };
 
 struct drained {
-  std::string data;            // every byte returned before the end or the error
+  std::string data;                  // every byte returned before the end or the error
   std::optional<sluice::error> err;  // set when a read failed
 };
 
@@ -97,7 +97,8 @@ struct body_builder {
     return *this;
   }
   // Trailers after the final chunk, signed in signed mode, then the closing empty line.
-  body_builder& trailers(const std::vector<std::pair<std::string, std::string>>& t, bool closing_crlf = true) {
+  body_builder& trailers(const std::vector<std::pair<std::string, std::string>>& t,
+                         bool closing_crlf = true) {
     std::string canonical;
     for (const auto& [k, v] : t) {
       body += k + ":" + v + "\r\n";
@@ -206,8 +207,8 @@ TEST(ChunkedDecoder, MalformedFraming) {
   EXPECT_EQ(decode_error("ffffffffffffffffff\r\n", u), errc::chunk_malformed);
   EXPECT_EQ(decode_error(std::string(5000, '0') + "\r\n", u), errc::chunk_malformed);  // over-long line
   EXPECT_EQ(decode_error(std::string(100000, '1'), u), errc::chunk_malformed);
-  EXPECT_EQ(decode_error("3\nabc\r\n0\r\n\r\n", u), errc::chunk_malformed);      // LF without CR
-  EXPECT_EQ(decode_error("3\r\nabcd\r\n0\r\n\r\n", u), errc::chunk_malformed);   // data longer than size
+  EXPECT_EQ(decode_error("3\nabc\r\n0\r\n\r\n", u), errc::chunk_malformed);     // LF without CR
+  EXPECT_EQ(decode_error("3\r\nabcd\r\n0\r\n\r\n", u), errc::chunk_malformed);  // data longer than size
   EXPECT_EQ(decode_error("3\r\nabc\r\n0\r\nno-colon\r\n\r\n", u), errc::chunk_malformed);
   EXPECT_EQ(decode_error("3\r\nabc\r\n0\r\n:v\r\n\r\n", u), errc::chunk_malformed);
   EXPECT_EQ(decode_error("3\r\nabc\r\n0\r\n\r\nextra", u), errc::chunk_malformed);  // data after the end
@@ -221,12 +222,14 @@ TEST(ChunkedDecoder, TruncatedBodies) {
   std::string body = aws_example_body();
   for (size_t cut : {size_t{0}, size_t{5}, size_t{86}, size_t{1000}, size_t{65536 + 87}, size_t{65536 + 88},
                      body.size() - 90}) {
-    EXPECT_EQ(decode_error(body.substr(0, cut), payload_mode::streaming_signed), errc::incomplete_body) << cut;
+    EXPECT_EQ(decode_error(body.substr(0, cut), payload_mode::streaming_signed), errc::incomplete_body)
+        << cut;
   }
   EXPECT_EQ(decode_error("3\r\nab", payload_mode::streaming_unsigned_trailer), errc::incomplete_body);
   EXPECT_EQ(decode_error("3\r\nabc\r\n", payload_mode::streaming_unsigned_trailer), errc::incomplete_body);
-  EXPECT_EQ(decode_error("3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAA", payload_mode::streaming_unsigned_trailer),
-            errc::incomplete_body);
+  EXPECT_EQ(
+      decode_error("3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAA", payload_mode::streaming_unsigned_trailer),
+      errc::incomplete_body);
 }
 
 TEST(ChunkedDecoder, DecodedLengthIsEnforced) {
@@ -295,7 +298,8 @@ TEST(ChunkedDecoder, SignedTrailerTampering) {
   body_builder unsigned_trailers;
   unsigned_trailers.chunk(data).final_chunk();
   unsigned_trailers.body += "x-amz-checksum-crc32:" + crc + "\r\n\r\n";
-  EXPECT_EQ(decode_error(unsigned_trailers.body, payload_mode::streaming_signed_trailer), errc::chunk_malformed);
+  EXPECT_EQ(decode_error(unsigned_trailers.body, payload_mode::streaming_signed_trailer),
+            errc::chunk_malformed);
 
   // A trailer after the signature.
   std::string late = b.body.substr(0, b.body.size() - 2) + "x-amz-meta-x:y\r\n\r\n";
@@ -311,8 +315,9 @@ TEST(ChunkedDecoder, UnsignedTrailerAsBotocoreSendsIt) {
   // boto3 >= 1.36: STREAMING-UNSIGNED-PAYLOAD-TRAILER, hex sizes without signatures, CRC32 trailer.
   std::string data = pattern(20000);
   std::string crc = checksum_base64(checksum_algorithm::crc32, data);
-  std::string body = "2000\r\n" + data.substr(0, 8192) + "\r\n" + "2000\r\n" + data.substr(8192, 8192) + "\r\n" +
-                     "e20\r\n" + data.substr(16384) + "\r\n" + "0\r\n" + "x-amz-checksum-crc32:" + crc + "\r\n\r\n";
+  std::string body = "2000\r\n" + data.substr(0, 8192) + "\r\n" + "2000\r\n" + data.substr(8192, 8192) +
+                     "\r\n" + "e20\r\n" + data.substr(16384) + "\r\n" + "0\r\n" +
+                     "x-amz-checksum-crc32:" + crc + "\r\n\r\n";
   for (bool closing : {true, false}) {
     std::string b = closing ? body : body.substr(0, body.size() - 2);
     for (size_t step : {size_t{1} << 20, size_t{5}}) {
@@ -363,8 +368,8 @@ TEST(ChunkedDecoder, UnsignedTrailerMissingOrInvalid) {
   auto invalid = run("3\r\nabc\r\n0\r\nx-amz-checksum-sha256:NSRBwg==\r\n\r\n");
   ASSERT_TRUE(invalid);
   EXPECT_TRUE(invalid->is(errc::checksum_invalid));
-  EXPECT_FALSE(run("3\r\nabc\r\n0\r\nX-Amz-Checksum-SHA256 : " + checksum_base64(checksum_algorithm::sha256, "abc") +
-                   " \r\n\r\n"));
+  EXPECT_FALSE(run("3\r\nabc\r\n0\r\nX-Amz-Checksum-SHA256 : " +
+                   checksum_base64(checksum_algorithm::sha256, "abc") + " \r\n\r\n"));
 }
 
 TEST(ChunkedDecoder, UnsignedModeIgnoresChunkExtensions) {

@@ -27,7 +27,8 @@ secret_lookup example_secrets() {
 }
 
 std::string example_auth(std::string_view signed_headers, std::string_view signature) {
-  return "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,SignedHeaders=" +
+  return "AWS4-HMAC-SHA256 "
+         "Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,SignedHeaders=" +
          std::string(signed_headers) + ",Signature=" + std::string(signature);
 }
 
@@ -91,19 +92,22 @@ TEST(SigV4, AwsGetBucketLifecycleAndListObjectsExamples) {
   h.set("Host", "examplebucket.s3.amazonaws.com");
   h.set("x-amz-date", "20130524T000000Z");
   h.set("x-amz-content-sha256", kEmptySha);
-  h.set(http::field::authorization, example_auth("host;x-amz-content-sha256;x-amz-date",
-                                                 "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"));
+  h.set(http::field::authorization,
+        example_auth("host;x-amz-content-sha256;x-amz-date",
+                     "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"));
   EXPECT_TRUE(verify_at({"GET", "/", "lifecycle", h}, kExampleTime));
 
-  h.set(http::field::authorization, example_auth("host;x-amz-content-sha256;x-amz-date",
-                                                 "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"));
+  h.set(http::field::authorization,
+        example_auth("host;x-amz-content-sha256;x-amz-date",
+                     "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"));
   EXPECT_TRUE(verify_at({"GET", "/", "max-keys=2&prefix=J", h}, kExampleTime));
   // Parameter order on the wire does not matter.
   EXPECT_TRUE(verify_at({"GET", "/", "prefix=J&max-keys=2", h}, kExampleTime));
 }
 
 constexpr std::string_view kPresignQuery =
-    "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_"
+    "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%"
+    "2Faws4_"
     "request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature="
     "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404";
 
@@ -158,7 +162,8 @@ TEST(SigV4, PresignedBadParameters) {
     EXPECT_EQ(v.error().code(), make_error_code(want)) << q << ": " << v.error().message();
   };
   std::string base =
-      "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_"
+      "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%"
+      "2Faws4_"
       "request&X-Amz-Date=20130524T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=" +
       std::string(64, '0');
   check(base, errc::authorization_query_malformed);  // no X-Amz-Expires
@@ -232,8 +237,9 @@ TEST(SigV4, MissingDateAndHttpDate) {
   h.set("Date", "Fri, 24 May 2013 00:00:00 GMT");
   request_view r{"GET", "/b/k", "", h};
   std::string key = derive_signing_key(kSecret, "20130524", "us-east-1", "s3");
-  std::string sig = to_hex(hmac_sha256(key, string_to_sign("20130524T000000Z", "20130524/us-east-1/s3/aws4_request",
-                                                           canonical_request(r, "date;host", kEmptySha, false))));
+  std::string sig =
+      to_hex(hmac_sha256(key, string_to_sign("20130524T000000Z", "20130524/us-east-1/s3/aws4_request",
+                                             canonical_request(r, "date;host", kEmptySha, false))));
   h.set(http::field::authorization, example_auth("date;host", sig));
   v = verify_at(r, kExampleTime);
   ASSERT_TRUE(v) << v.error().message();
@@ -259,12 +265,12 @@ TEST(SigV4, Region) {
 TEST(SigV4, WrongSecretAndUnknownKey) {
   auto h = get_object_headers(kGetObjectSig);
   request_view r{"GET", "/test.txt", "", h};
-  auto wrong = verify(
-      r, [](std::string_view) -> std::optional<std::string> { return "not-the-secret"; }, kExampleTime, {});
+  auto wrong = verify(r, [](std::string_view) -> std::optional<std::string> { return "not-the-secret"; },
+                      kExampleTime, {});
   ASSERT_FALSE(wrong);
   EXPECT_TRUE(wrong.error().is(errc::signature_mismatch));
-  auto unknown = verify(
-      r, [](std::string_view) -> std::optional<std::string> { return std::nullopt; }, kExampleTime, {});
+  auto unknown = verify(r, [](std::string_view) -> std::optional<std::string> { return std::nullopt; },
+                        kExampleTime, {});
   ASSERT_FALSE(unknown);
   EXPECT_TRUE(unknown.error().is(errc::invalid_access_key));
 }
@@ -305,17 +311,22 @@ TEST(SigV4, AuthorizationHeaderParsing) {
   check("AWS4-HMAC-SHA256 " + cred + "," + sh + "," + sig + "," + sig, errc::authorization_header_malformed);
   check("AWS4-HMAC-SHA256 " + cred + "," + sh + ",Signature=abc", errc::authorization_header_malformed);
   check("AWS4-HMAC-SHA256 " + cred + "," + sh + "," + sig + ",Foo=bar", errc::authorization_header_malformed);
-  check("AWS4-HMAC-SHA256 " + cred + ",SignedHeaders=range;x-amz-date," + sig, errc::authorization_header_malformed);
-  check("AWS4-HMAC-SHA256 " + cred + ",SignedHeaders=host;;range," + sig, errc::authorization_header_malformed);
+  check("AWS4-HMAC-SHA256 " + cred + ",SignedHeaders=range;x-amz-date," + sig,
+        errc::authorization_header_malformed);
+  check("AWS4-HMAC-SHA256 " + cred + ",SignedHeaders=host;;range," + sig,
+        errc::authorization_header_malformed);
   check("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3," + sh + "," + sig,
         errc::authorization_header_malformed);
-  check("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/ec2/aws4_request," + sh + "," + sig,
+  check("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/ec2/aws4_request," + sh + "," +
+            sig,
         errc::authorization_header_malformed);
-  check("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/2013052x/us-east-1/s3/aws4_request," + sh + "," + sig,
-        errc::authorization_header_malformed);
+  check(
+      "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/2013052x/us-east-1/s3/aws4_request," + sh + "," + sig,
+      errc::authorization_header_malformed);
   // The scope date must be the request's date.
-  check("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130523/us-east-1/s3/aws4_request," + sh + "," + sig,
-        errc::authorization_header_malformed);
+  check(
+      "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130523/us-east-1/s3/aws4_request," + sh + "," + sig,
+      errc::authorization_header_malformed);
   check("AWS4-HMAC-SHA256 Credential=/20130524/us-east-1/s3/aws4_request," + sh + "," + sig,
         errc::authorization_header_malformed);
   check("AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=", errc::unsupported_algorithm);
@@ -323,8 +334,8 @@ TEST(SigV4, AuthorizationHeaderParsing) {
   check("AWS4-ECDSA-P256-SHA256 " + cred + "," + sh + "," + sig, errc::unsupported_algorithm);
   check("", errc::authorization_header_malformed);
   // A signed header the request lacks.
-  check("AWS4-HMAC-SHA256 " + cred + ",SignedHeaders=host;range;x-amz-content-sha256;x-amz-date;x-amz-meta-a," +
-            sig,
+  check("AWS4-HMAC-SHA256 " + cred +
+            ",SignedHeaders=host;range;x-amz-content-sha256;x-amz-date;x-amz-meta-a," + sig,
         errc::authorization_header_malformed);
 }
 
@@ -379,7 +390,7 @@ TEST(SigV4, QueryCanonicalisation) {
   EXPECT_EQ(canon_query("b=2&a=1&a=0"), "a=0&a=1&b=2");
   EXPECT_EQ(canon_query("uploads"), "uploads=");
   EXPECT_EQ(canon_query("acl&&versionId="), "acl=&versionId=");
-  EXPECT_EQ(canon_query("p=%7e%2f%41"), "p=~%2FA");           // unreserved decoded, others upper-case escapes
+  EXPECT_EQ(canon_query("p=%7e%2f%41"), "p=~%2FA");  // unreserved decoded, others upper-case escapes
   EXPECT_EQ(canon_query("p=a b*"), "p=a%20b%2A");
   EXPECT_EQ(canon_query("p=a+b&q=a%2Bb"), "p=a%20b&q=a%2Bb");  // bare '+' is a space (as MinIO/Go)
   EXPECT_EQ(canon_query("%41=1&B=2&a=3"), "A=1&B=2&a=3");      // sorted by encoded name (byte order)
@@ -412,7 +423,7 @@ TEST(SigV4, PathCanonicalisation) {
   EXPECT_EQ(canon_path("/b/a%20b"), "/b/a%20b");
   EXPECT_EQ(canon_path("/b/a+b"), "/b/a%2Bb");
   EXPECT_EQ(canon_path("/b/a%2Bb"), "/b/a%2Bb");
-  EXPECT_EQ(canon_path("/b/a%2fb"), "/b/a%2Fb");  // an escaped slash stays escaped
+  EXPECT_EQ(canon_path("/b/a%2fb"), "/b/a%2Fb");        // an escaped slash stays escaped
   EXPECT_EQ(canon_path("/b//./../k/"), "/b//./../k/");  // S3 does not normalise
   EXPECT_EQ(canon_path("/b/%E2%82%AC~"), "/b/%E2%82%AC~");
   EXPECT_EQ(canon_path("/b/\xe2\x82\xac"), "/b/%E2%82%AC");
@@ -447,7 +458,8 @@ TEST(SigV4, ContentSha256Values) {
   EXPECT_EQ(mode_of("STREAMING-AWS4-HMAC-SHA256-PAYLOAD").value().mode, payload_mode::streaming_signed);
   EXPECT_EQ(mode_of("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER").value().mode,
             payload_mode::streaming_signed_trailer);
-  EXPECT_EQ(mode_of("STREAMING-UNSIGNED-PAYLOAD-TRAILER").value().mode, payload_mode::streaming_unsigned_trailer);
+  EXPECT_EQ(mode_of("STREAMING-UNSIGNED-PAYLOAD-TRAILER").value().mode,
+            payload_mode::streaming_unsigned_trailer);
   auto upper = mode_of(to_hex(sha256("x")).substr(0, 60) + "ABCD");
   ASSERT_TRUE(upper);
   EXPECT_EQ(upper.value().mode, payload_mode::signed_hash);
@@ -467,8 +479,8 @@ TEST(SigV4, MissingContentSha256MeansEmptyBody) {
   request_view r{"PUT", "/b/k", "", h};
   std::string key = derive_signing_key(kSecret, "20130524", "us-east-1", "s3");
   std::string canonical = canonical_request(r, "host;x-amz-date", kEmptySha, false);
-  std::string sig = to_hex(hmac_sha256(key, string_to_sign("20130524T000000Z", "20130524/us-east-1/s3/aws4_request",
-                                                           canonical)));
+  std::string sig = to_hex(
+      hmac_sha256(key, string_to_sign("20130524T000000Z", "20130524/us-east-1/s3/aws4_request", canonical)));
   h.set(http::field::authorization, example_auth("host;x-amz-date", sig));
   auto v = verify_at(r, kExampleTime);
   ASSERT_TRUE(v) << v.error().message();
@@ -486,9 +498,10 @@ TEST(SigV4, AwsChunkedUploadSeedSignature) {
   h.set("x-amz-decoded-content-length", "66560");
   h.set("Content-Length", "66824");
   h.set(http::field::authorization,
-        example_auth("content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-"
-                     "length;x-amz-storage-class",
-                     "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"));
+        example_auth(
+            "content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-"
+            "length;x-amz-storage-class",
+            "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"));
   auto v = verify_at({"PUT", "/examplebucket/chunkObject.txt", "", h}, kExampleTime);
   ASSERT_TRUE(v) << v.error().message();
   EXPECT_EQ(v.value().mode, payload_mode::streaming_signed);
