@@ -13,7 +13,8 @@ SLUICE_ERRC_CATEGORY(sluice::iam, "iam",
                      case errc::invalid_access_key : return "invalid access key";
                      case errc::invalid_secret_key : return "invalid secret key";
                      case errc::read_only_user : return "user is defined in the config file";
-                     case errc::io_error : return "cannot save users";)
+                     case errc::io_error : return "cannot save users";
+                     case errc::invalid_policy : return "invalid policy";)
 
 namespace sluice::iam {
 

@@ -17,7 +17,7 @@
 
 namespace sluice::iam {
 
-enum class errc { user_exists = 1, no_such_user, invalid_access_key, invalid_secret_key, read_only_user, io_error };
+enum class errc { user_exists = 1, no_such_user, invalid_access_key, invalid_secret_key, read_only_user, io_error, invalid_policy };
 const std::error_category& category();
 inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), category()}; }
 

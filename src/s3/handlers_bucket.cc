@@ -1,12 +1,22 @@
 // Bucket operations.
 #include "base/time.h"
+#include "iam/policy.h"
 #include "s3/internal/request.h"
 #include "s3/xml.h"
 
 namespace sluice::s3 {
 
-result<objstore::bucket_info> authorize_bucket(request& r, const context& c, const std::string& bucket) {
-  if (!r.user) return fail(errc::access_denied);
+result<objstore::bucket_info> authorize_bucket(request& r, const context& c, const std::string& bucket,
+                                               std::string_view action, const std::string& key) {
+  if (!r.user) {
+    if (action.empty() || !objstore::valid_bucket_name(bucket)) return fail(errc::access_denied);
+    auto doc = c.store.bucket_config(bucket, "policy");
+    if (!doc || !doc.value()) return fail(errc::access_denied);
+    auto policy = iam::parse_bucket_policy(*doc.value(), bucket);
+    std::string resource = "arn:aws:s3:::" + bucket + (key.empty() ? "" : "/" + key);
+    if (!policy || !iam::allows_anonymous(policy.value(), action, resource)) return fail(errc::access_denied);
+    return c.store.bucket(bucket);
+  }
   SLUICE_TRY(auto info, c.store.bucket(bucket));
   if (!r.user->root && info.owner != r.user->access_key) return fail(errc::access_denied);
   return info;
@@ -55,20 +65,20 @@ result<void> create_bucket(request& r, const context& c) {
 }
 
 result<void> head_bucket(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:ListBucket"));
   http::response res;
   res.headers.set("x-amz-bucket-region", c.opts.region);
   return send_empty(r, 200, std::move(res));
 }
 
 result<void> delete_bucket(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, ""));
   SLUICE_TRY(c.store.delete_bucket(r.bucket));
   return send_empty(r, 204);
 }
 
 result<void> get_bucket_location(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:GetBucketLocation"));
   // us-east-1 is reported as an empty constraint, as S3 does.
   std::string location = c.opts.region == "us-east-1" ? std::string() : c.opts.region;
   return send_xml(r, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint "
@@ -101,7 +111,7 @@ result<void> stored_document(request& r, const context& c, const std::string& na
 }  // namespace
 
 result<void> bucket_subresource(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, ""));
   const std::string& m = r.method;
   if (r.has("versioning")) {
     if (m == "GET") {
@@ -128,7 +138,15 @@ result<void> bucket_subresource(request& r, const context& c) {
     }
     return stored_document(r, c, "tagging", errc::no_such_tag_set);
   }
-  if (r.has("policy")) return stored_document(r, c, "policy", errc::no_such_bucket_policy, true);
+  if (r.has("policy")) {
+    if (m == "PUT") {
+      SLUICE_TRY(auto body, read_small_body(r, c));
+      if (auto p = iam::parse_bucket_policy(body, r.bucket); !p) return fail(errc::malformed_policy, p.error().message());
+      SLUICE_TRY(c.store.set_bucket_config(r.bucket, "policy", body));
+      return send_empty(r, 204);
+    }
+    return stored_document(r, c, "policy", errc::no_such_bucket_policy, true);
+  }
   if (r.has("acl")) {
     if (m == "GET") {
       xml_writer w("AccessControlPolicy");

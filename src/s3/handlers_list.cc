@@ -40,7 +40,7 @@ void write_contents(xml_writer& w, const list_params& p, const objstore::object_
 }  // namespace
 
 result<void> list_objects(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:ListBucket"));
   bool v2 = r.param("list-type") == "2";
   SLUICE_TRY(int max, max_keys(r, "max-keys"));
   std::string enc_type = r.param("encoding-type");
@@ -89,7 +89,7 @@ result<void> list_objects(request& r, const context& c) {
 }
 
 result<void> list_object_versions(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:ListBucketVersions"));
   SLUICE_TRY(int max, max_keys(r, "max-keys"));
   std::string enc_type = r.param("encoding-type");
   list_params p{enc_type == "url"};

@@ -26,7 +26,7 @@ result<int> int_param(const request& r, const char* name, int lo, int hi, int de
 }  // namespace
 
 result<void> create_multipart_upload(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:PutObject", r.key));
   if (r.key.size() > 1024) return fail(errc::key_too_long);
   SLUICE_TRY(auto metadata, metadata_from_headers(r));
   SLUICE_TRY(auto tags, tags_from_header(r));
@@ -41,7 +41,7 @@ result<void> create_multipart_upload(request& r, const context& c) {
 }
 
 result<void> upload_part(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:PutObject", r.key));
   SLUICE_TRY(int part, int_param(r, "partNumber", 1, objstore::kMaxPartNumber, 0,
                                  "Part number must be an integer between 1 and 10000, inclusive"));
   if (part == 0 || !r.has("uploadId")) return fail(errc::invalid_argument, "uploadId and partNumber are both required");
@@ -61,7 +61,7 @@ result<void> upload_part(request& r, const context& c) {
     auto slash = s.find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == s.size()) return fail(errc::invalid_copy_source);
     std::string sb = s.substr(0, slash), sk = s.substr(slash + 1);
-    SLUICE_TRY(authorize_bucket(r, c, sb));
+    SLUICE_TRY(authorize_bucket(r, c, sb, "s3:GetObject", sk));
     SLUICE_TRY(auto info, c.store.stat_object(sb, sk, version));
     objstore::get_options go{.version_id = version};
     if (r.has_header("x-amz-copy-source-range")) {
@@ -100,7 +100,7 @@ result<void> upload_part(request& r, const context& c) {
 }
 
 result<void> complete_multipart_upload(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:PutObject", r.key));
   SLUICE_TRY(auto body, read_small_body(r, c));
   SLUICE_TRY(auto parts, parse_complete(body));
   std::vector<objstore::completed_part> cps;
@@ -120,13 +120,13 @@ result<void> complete_multipart_upload(request& r, const context& c) {
 }
 
 result<void> abort_multipart_upload(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:AbortMultipartUpload", r.key));
   SLUICE_TRY(c.store.abort_multipart_upload(r.bucket, r.key, r.param("uploadId")));
   return send_empty(r, 204);
 }
 
 result<void> list_parts(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:ListMultipartUploadParts", r.key));
   SLUICE_TRY(int marker, int_param(r, "part-number-marker", 0, objstore::kMaxPartNumber, 0, "Argument part-number-marker must be an integer"));
   SLUICE_TRY(int max, int_param(r, "max-parts", 0, INT32_MAX, 1000, "Argument max-parts must be an integer"));
   max = std::min(max, 1000);
@@ -153,7 +153,7 @@ result<void> list_parts(request& r, const context& c) {
 }
 
 result<void> list_multipart_uploads(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:ListBucketMultipartUploads"));
   SLUICE_TRY(int max, int_param(r, "max-uploads", 0, INT32_MAX, 1000, "Argument max-uploads must be an integer"));
   objstore::list_uploads_options lo;
   lo.prefix = r.param("prefix");

@@ -85,7 +85,7 @@ result<copy_source> parse_copy_source(const std::string& header) {
 }  // namespace
 
 result<void> put_object(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:PutObject", r.key));
   SLUICE_TRY(check_key(r));
   if (!r.ex.body.content_length() && !r.has_header("transfer-encoding")) return fail(errc::missing_content_length);
   SLUICE_TRY(auto metadata, metadata_from_headers(r));
@@ -115,7 +115,7 @@ result<void> put_object(request& r, const context& c) {
 }
 
 result<void> get_object(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:GetObject", r.key));
   SLUICE_TRY(check_key(r));
   std::string version = r.param("versionId");
   SLUICE_TRY(auto info, c.store.stat_object(r.bucket, r.key, version));
@@ -187,7 +187,7 @@ result<void> get_object(request& r, const context& c) {
 }
 
 result<void> delete_object(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:DeleteObject", r.key));
   SLUICE_TRY(check_key(r));
   auto removed = c.store.delete_object(r.bucket, r.key, r.param("versionId"));
   if (!removed && !removed.error().is(objstore::errc::invalid_object_name)) return fail(removed.error());
@@ -195,7 +195,7 @@ result<void> delete_object(request& r, const context& c) {
 }
 
 result<void> delete_objects(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, ""));
   SLUICE_TRY(auto body, read_small_body(r, c));
   SLUICE_TRY(auto req, parse_delete(body));
   xml_writer w("DeleteResult");
@@ -217,10 +217,10 @@ result<void> delete_objects(request& r, const context& c) {
 }
 
 result<void> copy_object(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:PutObject", r.key));
   SLUICE_TRY(check_key(r));
   SLUICE_TRY(auto src, parse_copy_source(r.header("x-amz-copy-source")));
-  SLUICE_TRY(authorize_bucket(r, c, src.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, src.bucket, "s3:GetObject", src.key));
   SLUICE_TRY(auto info, c.store.stat_object(src.bucket, src.key, src.version_id));
   SLUICE_TRY(check_preconditions(r, info, "x-amz-copy-source-", true));
   std::string directive = r.header("x-amz-metadata-directive");
@@ -280,7 +280,11 @@ result<void> copy_object(request& r, const context& c) {
 }
 
 result<void> object_tagging(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket,
+                              r.method == "GET"   ? "s3:GetObjectTagging"
+                              : r.method == "PUT" ? "s3:PutObjectTagging"
+                                                   : "s3:DeleteObjectTagging",
+                              r.key));
   SLUICE_TRY(check_key(r));
   std::string version = r.param("versionId");
   if (r.method == "GET") {
@@ -299,7 +303,7 @@ result<void> object_tagging(request& r, const context& c) {
 }
 
 result<void> object_acl(request& r, const context& c) {
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, ""));
   SLUICE_TRY(c.store.stat_object(r.bucket, r.key, r.param("versionId")));
   if (r.method == "PUT") {
     std::string acl = r.header("x-amz-acl");

@@ -145,7 +145,7 @@ result<void> post_object(request& r, const context& c) {
   std::string key = auth::derive_signing_key(user->secret_key, parts[1], parts[2], "s3");
   if (!constant_time_equal(to_hex(hmac_sha256(key, policy)), signature)) return fail(auth::errc::signature_mismatch);
   r.user = user;
-  SLUICE_TRY(authorize_bucket(r, c, r.bucket));
+  SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:PutObject"));
 
   std::string object_key = field("key");
   if (object_key.empty()) return fail(errc::invalid_argument, "Bucket POST must contain a field named 'key'.");

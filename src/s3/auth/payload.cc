@@ -11,8 +11,8 @@ namespace sluice::s3::auth {
 namespace {
 
 // Largest chunk we accept (MinIO's limit too). Signed chunks are buffered
-// whole before verification, so this is also the per-request memory bound.
-// SDKs send 64 KiB (signed) to 8 MiB (unsigned trailer) chunks.
+// whole before verification, so this is also the per-request memory bound
+// (the buffer grows only as bytes arrive). AWS recommends chunks of 64 KiB and up.
 constexpr uint64_t kMaxChunkSize = 16 << 20;
 // Longest chunk-size or trailer line, without CRLF ("10000;chunk-signature=<64>" is 86).
 constexpr size_t kMaxLine = 4096;
@@ -64,7 +64,7 @@ struct chunked_decoder::impl {
   std::string prev_signature;  // the chain: seed, then each verified chunk's
 
   // Framing bytes read ahead from raw; [in_pos, in_end) is unconsumed.
-  std::unique_ptr<char[]> in = std::make_unique<char[]>(kInputBuffer);
+  std::unique_ptr<char[]> in = std::make_unique_for_overwrite<char[]>(kInputBuffer);
   size_t in_pos = 0, in_end = 0;
   bool raw_eof = false;
 
@@ -103,8 +103,9 @@ struct chunked_decoder::impl {
       const void* nl = std::memchr(begin + scanned, '\n', buffered() - scanned);
       if (nl) {
         size_t len = static_cast<size_t>(static_cast<const char*>(nl) - begin);
-        if (len == 0 || begin[len - 1] != '\r')
+        if (len == 0 || begin[len - 1] != '\r') {
           return fail(errc::chunk_malformed, "line ends in LF without CR");
+        }
         if (len - 1 > kMaxLine) return fail(errc::chunk_malformed, "aws-chunked line longer than 4 KiB");
         std::string line(begin, len - 1);
         in_pos += len + 1;
@@ -138,8 +139,22 @@ struct chunked_decoder::impl {
   result<void> expect_crlf() {
     char crlf[2];
     SLUICE_TRY(read_exact(crlf, 2));
-    if (crlf[0] != '\r' || crlf[1] != '\n')
+    if (crlf[0] != '\r' || crlf[1] != '\n') {
       return fail(errc::chunk_malformed, "chunk data not followed by CRLF");
+    }
+    return ok();
+  }
+
+  // Reads a signed chunk whole. The buffer grows with the bytes that actually
+  // arrive, so announcing a 16 MiB chunk and sending nothing costs little.
+  result<void> read_chunk(uint64_t size) {
+    chunk.clear();
+    while (chunk.size() < size) {
+      size_t have = chunk.size();
+      size_t want = static_cast<size_t>(std::min<uint64_t>(size, std::max<size_t>(2 * have, kInputBuffer)));
+      chunk.resize(want);
+      SLUICE_TRY(read_exact(chunk.data() + have, want - have));
+    }
     return ok();
   }
 
@@ -167,8 +182,7 @@ struct chunked_decoder::impl {
       return fail(errc::chunk_malformed, "body longer than x-amz-decoded-content-length");
     }
     if (signed_chunks) {
-      chunk.resize(size);
-      SLUICE_TRY(read_exact(chunk.data(), size));
+      SLUICE_TRY(read_chunk(size));
       if (size > 0) {
         SLUICE_TRY(expect_crlf());
       }
@@ -197,8 +211,9 @@ struct chunked_decoder::impl {
     for (;;) {
       SLUICE_TRY(auto line, read_line());
       if (!line || line->empty()) break;
-      if (!trailer_mode)
+      if (!trailer_mode) {
         return fail(errc::chunk_malformed, "trailer after the final chunk in a mode without trailers");
+      }
       total += line->size();
       if (total > kMaxTrailerBytes || trailers.size() >= kMaxTrailers) {
         return fail(errc::chunk_malformed, "aws-chunked trailers too large");
@@ -330,8 +345,9 @@ struct payload_verifier::impl {
     }
     if (spec.content_md5) {
       auto raw = base64_decode(*spec.content_md5);
-      if (!raw || raw->size() != 16)
+      if (!raw || raw->size() != 16) {
         failed = error(errc::content_md5_invalid, "Content-MD5 is not base64 of 16 bytes");
+      }
       if (raw) expected_md5 = std::move(*raw);
       md5.emplace(hash_kind::md5);
     }
@@ -367,8 +383,9 @@ struct payload_verifier::impl {
       } else if (spec.trailer_source) {
         const auto& t = spec.trailer_source->trailers();
         auto it = std::find_if(t.begin(), t.end(), [&](const auto& kv) { return kv.first == header; });
-        if (it == t.end())
+        if (it == t.end()) {
           return fail(errc::incomplete_body, "aws-chunked body lacks the " + header + " trailer");
+        }
         want = decode_checksum(it->second);
         if (!want) return fail(errc::checksum_invalid, "trailer " + header + " is not a valid value");
       }

@@ -200,8 +200,9 @@ std::string_view normalize_region(std::string_view r) {
 // "AK/20130524/us-east-1/s3/aws4_request"; the access key may itself contain '/'.
 result<credential> parse_credential(std::string_view v, const verify_options& opts, errc malformed) {
   auto parts = split(v, '/');
-  if (parts.size() < 5)
+  if (parts.size() < 5) {
     return fail(malformed, "credential must be <key>/<date>/<region>/<service>/aws4_request");
+  }
   credential c;
   size_t n = parts.size();
   for (size_t i = 0; i + 4 < n; ++i) {
@@ -266,8 +267,9 @@ result<parsed_authorization> parse_authorization(std::string_view header, const 
   if (v.empty()) return fail(malformed, "empty Authorization header");
   if (v.substr(0, kAlgorithm.size()) != kAlgorithm ||
       (v.size() > kAlgorithm.size() && !is_space(v[kAlgorithm.size()]))) {
-    if (v.substr(0, 4) == "AWS ")
+    if (v.substr(0, 4) == "AWS ") {
       return fail(errc::unsupported_algorithm, "signature version 2 is not supported");
+    }
     return fail(errc::unsupported_algorithm, "Authorization algorithm must be AWS4-HMAC-SHA256");
   }
   v.remove_prefix(kAlgorithm.size());
@@ -314,8 +316,9 @@ result<verified_request> verify_header(const request_view& req, std::string_view
   std::string payload_hash(kEmptySha256);
   if (auto h = header_raw(req.headers, "x-amz-content-sha256")) payload_hash = std::string(*h);
   auto mode = classify_payload(payload_hash);
-  if (!mode)
+  if (!mode) {
     return fail(errc::invalid_content_sha256, "x-amz-content-sha256 '" + payload_hash + "' is not valid");
+  }
 
   auto secret = secrets(pa.cred.access_key);
   if (!secret) return fail(errc::invalid_access_key, "unknown access key '" + pa.cred.access_key + "'");

@@ -64,8 +64,12 @@ class upload_body {
 // Reads a small body (XML documents) completely, verified, bounded.
 result<std::string> read_small_body(request& r, const context& c);
 
-// Authorisation: may this request's user act on the bucket?
-result<objstore::bucket_info> authorize_bucket(request& r, const context& c, const std::string& bucket);
+// Authorisation: may this request's caller do `action` ("s3:GetObject") on the
+// bucket (and key)? Root may do anything, a user what concerns its own buckets,
+// an anonymous caller what the bucket policy allows. An empty action means
+// owner-only (never granted by a policy).
+result<objstore::bucket_info> authorize_bucket(request& r, const context& c, const std::string& bucket,
+                                               std::string_view action, const std::string& key = {});
 
 // Handlers, one per S3 operation (s3/handlers_*.cc).
 result<void> list_buckets(request& r, const context& c);
