@@ -3,7 +3,10 @@
 // health checks): one request per call on a fresh connection, bounded
 // response size, timeouts.
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,5 +32,57 @@ struct client_request {
 };
 
 result<client_response> send_request(const client_request& req);
+
+}  // namespace sluice::http
+
+namespace sluice::net {
+class stream;
+}
+
+namespace sluice::http {
+
+// A persistent (keep-alive) HTTP/1.1 connection to one host:port, for tools
+// that send many requests (benchmarks, bulk loaders). Used by one thread at a
+// time. It connects on the first request and again whenever the server closed
+// the connection; a request that fails on a reused connection before any
+// response byte arrived is retried once on a fresh one (the server may have
+// closed it while idle). Every socket wait is bounded by `timeout`.
+class connection {
+ public:
+  // Receives the response body in pieces as they arrive; the view is only
+  // valid during the call.
+  using body_sink = std::function<void(std::string_view)>;
+
+  connection(std::string host, uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  // Sends one request with `body` as its Content-Length body (Host is added
+  // when missing) and reads the whole response. With a sink, the body goes to
+  // the sink and client_response::body stays empty; without one it is kept,
+  // up to max_response_bytes. The status is returned as is (no error for 4xx/5xx).
+  result<client_response> request(std::string_view method, std::string_view target,
+                                   const std::vector<std::pair<std::string, std::string>>& headers,
+                                   std::string_view body, const body_sink& sink = {},
+                                   size_t max_response_bytes = 16 << 20);
+  // Drops the socket; the next request connects again.
+  void close();
+  // How many TCP connections were opened so far.
+  uint64_t connects() const { return connects_; }
+
+ private:
+  result<client_response> attempt(std::string_view method, std::string_view target,
+                                  const std::vector<std::pair<std::string, std::string>>& headers,
+                                  std::string_view body, const body_sink& sink, size_t max_response_bytes,
+                                  bool& retryable);
+
+  std::string host_;
+  uint16_t port_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<net::stream> stream_;
+  std::string recv_buf_;  // reused for body bytes
+  uint64_t connects_ = 0;
+};
 
 }  // namespace sluice::http

@@ -1,0 +1,168 @@
+#include "http/server.h"
+
+#include <gtest/gtest.h>
+
+#include "http/client.h"
+
+namespace sluice::http {
+namespace {
+
+// Echoes the method, target and body length; streams a large body for /big.
+class echo final : public handler {
+ public:
+  void handle(exchange& ex) override {
+    std::string body;
+    char buf[4096];
+    for (;;) {
+      auto n = ex.body.read(buf, sizeof buf);
+      if (!n) {
+        response r;
+        r.status = 400;
+        (void)ex.out.send(r, n.error().message());
+        return;
+      }
+      if (n.value() == 0) break;
+      body.append(buf, n.value());
+    }
+    response r;
+    if (ex.request.target() == "/big") {
+      (void)ex.out.begin(r, 3 * 1000000);
+      std::string chunk(1000000, 'b');
+      for (int i = 0; i < 3; ++i) (void)ex.out.write(chunk);
+      return;
+    }
+    if (ex.request.target() == "/throw") throw std::runtime_error("bug");
+    (void)ex.out.send(r, std::string(ex.request.method_string()) + " " + std::string(ex.request.target()) + " " +
+                             std::to_string(body.size()));
+  }
+};
+
+class Server : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_options o;
+    o.address = "127.0.0.1:0";
+    o.max_header_bytes = 4096;
+    o.idle_timeout = std::chrono::milliseconds(2000);
+    srv_ = std::make_unique<server>(o, std::make_shared<echo>());
+    ASSERT_TRUE(srv_->start());
+  }
+  void TearDown() override { srv_->stop(); }
+
+  client_response call(const std::string& method, const std::string& target, std::string body = {},
+                       std::vector<std::pair<std::string, std::string>> headers = {}) {
+    client_request r;
+    r.method = method;
+    r.host = "127.0.0.1";
+    r.port = srv_->port();
+    r.target = target;
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    auto res = send_request(r);
+    EXPECT_TRUE(res) << res.error().message();
+    return res ? res.value() : client_response{};
+  }
+
+  // Sends raw bytes and returns everything the server answers until it closes.
+  std::string raw(const std::string& bytes) {
+    auto s = net::stream::connect("127.0.0.1", srv_->port(), std::chrono::milliseconds(3000));
+    EXPECT_TRUE(s);
+    boost::system::error_code ec;
+    s.value()->write_all(bytes.data(), bytes.size(), ec);
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      size_t n = s.value()->read(buf, sizeof buf, ec);
+      if (ec || n == 0) break;
+      out.append(buf, n);
+    }
+    return out;
+  }
+
+  std::unique_ptr<server> srv_;
+};
+
+TEST_F(Server, EchoesRequests) {
+  auto r = call("PUT", "/a/b?x=1", std::string(100000, 'x'));
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body, "PUT /a/b?x=1 100000");
+}
+
+TEST_F(Server, StreamsLargeResponses) {
+  auto r = call("GET", "/big");
+  EXPECT_EQ(r.body.size(), 3000000u);
+}
+
+TEST_F(Server, KeepAliveServesPipelinedRequests) {
+  std::string out = raw(
+      "GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+      "GET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(out.find("GET /one 0"), std::string::npos);
+  EXPECT_NE(out.find("POST /two 3"), std::string::npos);
+  EXPECT_NE(out.find("GET /three 0"), std::string::npos);
+}
+
+TEST_F(Server, ChunkedRequestBodies) {
+  std::string out = raw("PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                        "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  EXPECT_NE(out.find("PUT /c 11"), std::string::npos);
+}
+
+TEST_F(Server, ExpectContinue) {
+  std::string out = raw("PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200"));
+  EXPECT_NE(out.find("PUT /e 2"), std::string::npos);
+}
+
+TEST_F(Server, RejectsOversizedHeadersAndGarbage) {
+  std::string big = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n";
+  EXPECT_TRUE(raw(big).starts_with("HTTP/1.1 431"));
+  EXPECT_TRUE(raw("NOT HTTP AT ALL\r\n\r\n").starts_with("HTTP/1.1 400"));
+}
+
+TEST_F(Server, TruncatedBodyIsReportedToTheHandler) {
+  // The client promises 100 bytes, sends 3 and closes its side.
+  auto s = net::stream::connect("127.0.0.1", srv_->port(), std::chrono::milliseconds(3000));
+  ASSERT_TRUE(s);
+  std::string req = "PUT /t HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc";
+  boost::system::error_code ec;
+  s.value()->write_all(req.data(), req.size(), ec);
+  ::shutdown(s.value()->fd(), SHUT_WR);
+  std::string out;
+  char buf[1024];
+  for (;;) {
+    size_t n = s.value()->read(buf, sizeof buf, ec);
+    if (ec || n == 0) break;
+    out.append(buf, n);
+  }
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 400")) << out;
+}
+
+TEST_F(Server, HandlerBugsAnswer500AndServerSurvives) {
+  auto r = call("GET", "/throw");
+  EXPECT_EQ(r.status, 500u);
+  EXPECT_EQ(call("GET", "/after").status, 200u);
+}
+
+TEST(ServerLimits, RefusesConnectionsOverTheLimit) {
+  server_options o;
+  o.address = "127.0.0.1:0";
+  o.max_connections = 1;
+  server srv(o, std::make_shared<echo>());
+  ASSERT_TRUE(srv.start());
+  auto first = net::stream::connect("127.0.0.1", srv.port(), std::chrono::milliseconds(3000));
+  ASSERT_TRUE(first);
+  // Give the acceptor time to count the first connection.
+  for (int i = 0; i < 100 && srv.open_connections() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  client_request r;
+  r.host = "127.0.0.1";
+  r.port = srv.port();
+  auto res = send_request(r);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res.value().status, 503u);
+  srv.stop();
+}
+
+}  // namespace
+}  // namespace sluice::http
