@@ -108,6 +108,14 @@ std::optional<sys_time> parse_http_date(std::string_view s) {
     const char* end = strptime(str.c_str(), fmt, &tm);
     if (end && *end == '\0') return from_tm(tm);
   }
+  // Numeric zone ("+0000"), which some V2 signers send.
+  tm = {};
+  const char* end = strptime(str.c_str(), "%a, %d %b %Y %H:%M:%S %z", &tm);
+  if (end && *end == '\0') {
+    long offset = tm.tm_gmtoff;
+    auto t = from_tm(tm);
+    if (t) return *t - std::chrono::seconds(offset);
+  }
   return std::nullopt;
 }
 

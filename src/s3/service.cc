@@ -7,6 +7,7 @@
 #include "base/encoding.h"
 #include "base/time.h"
 #include "s3/internal/request.h"
+#include "s3/auth/sigv2.h"
 #include "s3/xml.h"
 
 namespace sluice::s3 {
@@ -91,6 +92,7 @@ class service final : public http::handler {
     if (!opts_.domain.empty() && host.size() > opts_.domain.size() + 1 && host.ends_with("." + opts_.domain)) {
       r.bucket = host.substr(0, host.size() - opts_.domain.size() - 1);
       r.key = path->substr(1);
+      r.virtual_host = true;
       return ok();
     }
     std::string_view p = std::string_view(*path).substr(1);
@@ -109,7 +111,15 @@ class service final : public http::handler {
       if (!u) return std::nullopt;
       return u->secret_key;
     };
-    SLUICE_TRY(auto verified, auth::verify(view, secrets, std::chrono::system_clock::now(), vo));
+    auth::verified_request verified;
+    if (auth::has_v2_credentials(view)) {
+      // V2 signs the resource as "/bucket/key" whatever the addressing style.
+      std::string resource = r.virtual_host ? "/" + r.bucket + r.raw_path : r.raw_path;
+      auth::request_view v2{r.method, resource, r.raw_query, r.h};
+      SLUICE_TRY(verified, auth::verify_v2(v2, secrets, std::chrono::system_clock::now(), vo));
+    } else {
+      SLUICE_TRY(verified, auth::verify(view, secrets, std::chrono::system_clock::now(), vo));
+    }
     r.user = ctx_.users.find(verified.access_key);
     if (!r.user) return fail(auth::errc::invalid_access_key);
     r.auth = std::move(verified);

@@ -28,6 +28,7 @@ struct request {
   std::string raw_query;  // without '?'
   std::string bucket;
   std::string key;
+  bool virtual_host = false;  // bucket came from the Host header
   std::multimap<std::string, std::string> query;  // decoded
   std::optional<iam::user> user;                  // nullopt: anonymous
   auth::verified_request auth;
