@@ -115,6 +115,23 @@ std::string query_escape(std::string_view s) {
   return out;
 }
 
+std::vector<query_param> parse_query_string(std::string_view q, bool* ok) {
+  std::vector<query_param> out;
+  if (ok) *ok = true;
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    auto name = uri_decode(pair.substr(0, eq), true);
+    auto value = uri_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+    if ((!name || !value) && ok) *ok = false;
+    out.push_back({name.value_or(""), value.value_or(""), eq != std::string_view::npos});
+  }
+  return out;
+}
+
 bool is_valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {

@@ -4,6 +4,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice {
 
@@ -24,6 +25,15 @@ std::string uri_encode(std::string_view s, bool encode_slash = true);
 std::optional<std::string> uri_decode(std::string_view s, bool plus_is_space = false);
 // Go's url.QueryEscape (space -> '+'), as MinIO uses for event keys.
 std::string query_escape(std::string_view s);
+
+// One name=value pair of a URL query string, percent-decoded ('+' = space).
+struct query_param {
+  std::string name;
+  std::string value;
+  bool has_value = false;  // "a=" and "a=x" have one, "a" has none
+};
+// Splits and decodes a query string (without '?'); ok is false when some escape was malformed.
+std::vector<query_param> parse_query_string(std::string_view query, bool* ok = nullptr);
 
 // True when every byte is printable ASCII/UTF-8 and valid UTF-8.
 bool is_valid_utf8(std::string_view s);

@@ -170,6 +170,31 @@ result<std::string> tags_from_header(const request& r) {
   return tags_to_query(tags);
 }
 
+result<copy_source> parse_copy_source(const std::string& header) {
+  std::string raw = header;
+  std::string version;
+  if (auto q = raw.find('?'); q != std::string::npos) {
+    std::string query = raw.substr(q + 1);
+    raw = raw.substr(0, q);
+    if (query.starts_with("versionId=")) version = query.substr(10);
+  }
+  auto decoded = uri_decode(raw, false);
+  if (!decoded) return fail(errc::invalid_copy_source);
+  std::string s = *decoded;
+  if (s.starts_with("/")) s = s.substr(1);
+  auto slash = s.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == s.size()) return fail(errc::invalid_copy_source);
+  return copy_source{s.substr(0, slash), s.substr(slash + 1), version};
+}
+
+void checksum_headers(const std::map<std::string, std::string>& checksums, http::response& res) {
+  for (const auto& [alg, v] : checksums) {
+    std::string name = "x-amz-checksum-";
+    for (char ch : alg) name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    res.headers.set(name, v);
+  }
+}
+
 void object_headers(const objstore::object_info& info, http::response& res, bool with_checksums) {
   using f = http::bhttp::field;
   res.headers.set(f::etag, quote_etag(info.etag));
@@ -186,13 +211,7 @@ void object_headers(const objstore::object_info& info, http::response& res, bool
     res.headers.set("x-amz-tagging-count", std::to_string(count));
   }
   if (!info.version_id.empty()) res.headers.set("x-amz-version-id", info.version_id);
-  if (with_checksums) {
-    for (const auto& [alg, v] : info.checksums) {
-      std::string name = "x-amz-checksum-";
-      for (char ch : alg) name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
-      res.headers.set(name, v);
-    }
-  }
+  if (with_checksums) checksum_headers(info.checksums, res);
 }
 
 }  // namespace sluice::s3

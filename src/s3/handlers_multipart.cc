@@ -22,7 +22,6 @@ result<int> int_param(const request& r, const char* name, int lo, int hi, int de
   return n;
 }
 
-// A source limited to [offset, offset+length) of an object reader that is already positioned.
 }  // namespace
 
 result<void> create_multipart_upload(request& r, const context& c) {
@@ -49,18 +48,8 @@ result<void> upload_part(request& r, const context& c) {
 
   if (r.has_header("x-amz-copy-source")) {
     // UploadPartCopy: the part's bytes come from (a range of) another object.
-    std::string raw = r.header("x-amz-copy-source");
-    std::string version;
-    if (auto q = raw.find('?'); q != std::string::npos) {
-      if (raw.compare(q + 1, 10, "versionId=") == 0) version = raw.substr(q + 11);
-      raw = raw.substr(0, q);
-    }
-    auto decoded = uri_decode(raw, false);
-    if (!decoded) return fail(errc::invalid_copy_source);
-    std::string s = decoded->starts_with("/") ? decoded->substr(1) : *decoded;
-    auto slash = s.find('/');
-    if (slash == std::string::npos || slash == 0 || slash + 1 == s.size()) return fail(errc::invalid_copy_source);
-    std::string sb = s.substr(0, slash), sk = s.substr(slash + 1);
+    SLUICE_TRY(auto src, parse_copy_source(r.header("x-amz-copy-source")));
+    const std::string &sb = src.bucket, &sk = src.key, &version = src.version_id;
     SLUICE_TRY(authorize_bucket(r, c, sb, "s3:GetObject", sk));
     SLUICE_TRY(auto info, c.store.stat_object(sb, sk, version));
     objstore::get_options go{.version_id = version};
@@ -91,11 +80,7 @@ result<void> upload_part(request& r, const context& c) {
                                              finalize));
   http::response res;
   res.headers.set(field::etag, quote_etag(p.etag));
-  for (const auto& [alg, v] : p.checksums) {
-    std::string name = "x-amz-checksum-";
-    for (char ch : alg) name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
-    res.headers.set(name, v);
-  }
+  checksum_headers(p.checksums, res);
   return send_empty(r, 200, std::move(res));
 }
 

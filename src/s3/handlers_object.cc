@@ -61,27 +61,6 @@ result<void> check_key(const request& r) {
   return ok();
 }
 
-struct copy_source {
-  std::string bucket, key, version_id;
-};
-
-result<copy_source> parse_copy_source(const std::string& header) {
-  std::string raw = header;
-  std::string version;
-  if (auto q = raw.find('?'); q != std::string::npos) {
-    std::string query = raw.substr(q + 1);
-    raw = raw.substr(0, q);
-    if (query.starts_with("versionId=")) version = query.substr(10);
-  }
-  auto decoded = uri_decode(raw, false);
-  if (!decoded) return fail(errc::invalid_copy_source);
-  std::string s = *decoded;
-  if (s.starts_with("/")) s = s.substr(1);
-  auto slash = s.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == s.size()) return fail(errc::invalid_copy_source);
-  return copy_source{s.substr(0, slash), s.substr(slash + 1), version};
-}
-
 }  // namespace
 
 result<void> put_object(request& r, const context& c) {
@@ -106,11 +85,7 @@ result<void> put_object(request& r, const context& c) {
   http::response res;
   res.headers.set(field::etag, quote_etag(info.etag));
   if (!info.version_id.empty()) res.headers.set("x-amz-version-id", info.version_id);
-  for (const auto& [alg, v] : info.checksums) {
-    std::string name = "x-amz-checksum-";
-    for (char ch : alg) name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
-    res.headers.set(name, v);
-  }
+  checksum_headers(info.checksums, res);
   return send_empty(r, 200, std::move(res));
 }
 

@@ -23,26 +23,6 @@ std::string next_request_id() {
   return buf;
 }
 
-std::multimap<std::string, std::string> parse_query(std::string_view q, bool& ok) {
-  std::multimap<std::string, std::string> out;
-  ok = true;
-  while (!q.empty()) {
-    auto amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    auto k = uri_decode(pair.substr(0, eq), true);
-    auto v = uri_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
-    if (!k || !v) {
-      ok = false;
-      continue;
-    }
-    out.emplace(std::move(*k), std::move(*v));
-  }
-  return out;
-}
-
 class service final : public http::handler {
  public:
   service(service_options opts, objstore::object_layer& store, iam::store& users)
@@ -72,7 +52,7 @@ class service final : public http::handler {
     }
 
     bool query_ok = true;
-    r.query = parse_query(r.raw_query, query_ok);
+    for (auto& q : parse_query_string(r.raw_query, &query_ok)) r.query.emplace(std::move(q.name), std::move(q.value));
     if (!query_ok) return fail(errc::invalid_argument, "malformed query string");
 
     SLUICE_TRY(resolve_names(r));

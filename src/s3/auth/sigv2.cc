@@ -23,26 +23,6 @@ constexpr std::string_view kSubResources[] = {
     "retention", "select", "select-type", "tagging", "torrent", "uploadId", "uploads", "versionId", "versioning",
     "versions", "website"};
 
-struct param {
-  std::string name, value;
-  bool has_value;
-};
-
-std::vector<param> query_params(std::string_view q) {
-  std::vector<param> out;
-  while (!q.empty()) {
-    auto amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    if (pair.empty()) continue;
-    auto eq = pair.find('=');
-    auto name = uri_decode(pair.substr(0, eq), true);
-    auto value = uri_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
-    out.push_back({name.value_or(""), value.value_or(""), eq != std::string_view::npos});
-  }
-  return out;
-}
-
 std::string header(const request_view& req, std::string_view name) {
   auto it = req.headers.find(name);
   return it == req.headers.end() ? std::string() : std::string(it->value());
@@ -62,7 +42,7 @@ bool has_v2_credentials(const request_view& req) {
   auto it = req.headers.find(http::field::authorization);
   if (it != req.headers.end()) return std::string_view(it->value().data(), it->value().size()).starts_with("AWS ");
   bool ak = false, sig = false;
-  for (const auto& p : query_params(req.raw_query)) {
+  for (const auto& p : parse_query_string(req.raw_query)) {
     ak = ak || p.name == "AWSAccessKeyId";
     sig = sig || p.name == "Signature";
   }
@@ -85,13 +65,13 @@ std::string v2_string_to_sign(const request_view& req, std::string_view date, st
   }
   for (const auto& [k, v] : amz) out += k + ":" + v + "\n";
   out += raw_path;
-  std::vector<param> subs;
-  for (auto& p : query_params(req.raw_query)) {
+  std::vector<query_param> subs;
+  for (auto& p : parse_query_string(req.raw_query)) {
     if (std::find(std::begin(kSubResources), std::end(kSubResources), p.name) != std::end(kSubResources)) {
       subs.push_back(std::move(p));
     }
   }
-  std::stable_sort(subs.begin(), subs.end(), [](const param& a, const param& b) { return a.name < b.name; });
+  std::stable_sort(subs.begin(), subs.end(), [](const query_param& a, const query_param& b) { return a.name < b.name; });
   for (size_t i = 0; i < subs.size(); ++i) {
     out += (i == 0 ? "?" : "&") + subs[i].name;
     if (subs[i].has_value) out += "=" + subs[i].value;
@@ -122,7 +102,7 @@ result<verified_request> verify_v2(const request_view& req, const secret_lookup&
     date = amz_date.empty() ? http_date : "";
   } else {
     std::string expires;
-    for (const auto& p : query_params(req.raw_query)) {
+    for (const auto& p : parse_query_string(req.raw_query)) {
       if (p.name == "AWSAccessKeyId") access_key = p.value;
       else if (p.name == "Signature") signature = p.value;
       else if (p.name == "Expires") expires = p.value;

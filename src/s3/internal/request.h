@@ -106,6 +106,13 @@ std::string quote_etag(const std::string& etag);
 result<objstore::metadata_map> metadata_from_headers(const request& r);
 // x-amz-tagging header, validated; "" when absent.
 result<std::string> tags_from_header(const request& r);
+// x-amz-copy-source: "[/]bucket/key[?versionId=v]", percent-encoded.
+struct copy_source {
+  std::string bucket, key, version_id;
+};
+result<copy_source> parse_copy_source(const std::string& header);
+// x-amz-checksum-<alg> response headers for stored checksums ({"CRC32": base64}).
+void checksum_headers(const std::map<std::string, std::string>& checksums, http::response& res);
 // Adds stored metadata, ETag, Last-Modified etc. to a GET/HEAD response.
 void object_headers(const objstore::object_info& info, http::response& res, bool with_checksums);
 
