@@ -591,7 +591,8 @@ class local_store final : public object_layer {
 
   result<object_info> complete_multipart_upload(const std::string& bucket, const std::string& key,
                                                 const std::string& upload_id,
-                                                const std::vector<completed_part>& parts) override {
+                                                const std::vector<completed_part>& parts,
+                                                finalize_fn finalize) override {
     SLUICE_TRY(check_key(bucket, key));
     std::lock_guard lock(key_lock(bucket, key));
     SLUICE_TRY(auto upload, load_upload(bucket, key, upload_id));
@@ -643,6 +644,16 @@ class local_store final : public object_layer {
     info.mod_time = std::chrono::system_clock::now();
     info.metadata = upload.second;
     if (auto t = read_json(fs::join(dir, "upload.json")); t) info.tags = jstr(t.value(), "tags");
+    if (finalize) {
+      if (auto r = finalize(info); !r) {
+        // Put the parts back so the upload can still be completed or aborted.
+        for (const auto& p : info.parts) {
+          (void)fs::rename(fs::join(staging, "part." + std::to_string(p.number)), fs::join(dir, stored[p.number].second));
+        }
+        cleanup();
+        return fail(r.error());
+      }
+    }
     stored_version v;
     v.info = info;
     auto r = commit_locked(bucket, key, std::move(v), staging, {});

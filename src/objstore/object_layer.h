@@ -211,9 +211,11 @@ class object_layer {
                                             std::optional<uint64_t> size, finalize_fn finalize) = 0;
   virtual result<list_parts_result> list_parts(const std::string& bucket, const std::string& key,
                                                const std::string& upload_id, int part_marker, int max_parts) = 0;
+  // finalize (optional) sees the assembled object (parts, size, ETag) before it is committed.
   virtual result<object_info> complete_multipart_upload(const std::string& bucket, const std::string& key,
                                                         const std::string& upload_id,
-                                                        const std::vector<completed_part>& parts) = 0;
+                                                        const std::vector<completed_part>& parts,
+                                                        finalize_fn finalize = {}) = 0;
   virtual result<void> abort_multipart_upload(const std::string& bucket, const std::string& key,
                                               const std::string& upload_id) = 0;
   virtual result<list_uploads_result> list_multipart_uploads(const std::string& bucket,

@@ -211,7 +211,11 @@ void object_headers(const objstore::object_info& info, http::response& res, bool
     res.headers.set("x-amz-tagging-count", std::to_string(count));
   }
   if (!info.version_id.empty()) res.headers.set("x-amz-version-id", info.version_id);
-  if (with_checksums) checksum_headers(info.checksums, res);
+  if (with_checksums && !info.checksums.empty()) {
+    checksum_headers(info.checksums, res);
+    bool composite = info.checksums.begin()->second.find('-') != std::string::npos;
+    res.headers.set("x-amz-checksum-type", composite ? "COMPOSITE" : "FULL_OBJECT");
+  }
 }
 
 }  // namespace sluice::s3

@@ -148,14 +148,7 @@ result<void> bucket_subresource(request& r, const context& c) {
     return stored_document(r, c, "policy", errc::no_such_bucket_policy, true);
   }
   if (r.has("acl")) {
-    if (m == "GET") {
-      xml_writer w("AccessControlPolicy");
-      w.open("Owner").element("ID", r.user->access_key).element("DisplayName", r.user->access_key).close("Owner");
-      w.open("AccessControlList").open("Grant");
-      w.element("Grantee", r.user->access_key).element("Permission", "FULL_CONTROL");
-      w.close("Grant").close("AccessControlList");
-      return send_xml(r, w.finish());
-    }
+    if (m == "GET") return send_xml(r, private_acl_xml(r.user->access_key));
     if (m == "PUT") {
       std::string acl = r.header("x-amz-acl");
       if (!acl.empty() && acl != "private") return fail(errc::not_implemented, "Only the private canned ACL is supported.");

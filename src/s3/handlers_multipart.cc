@@ -4,7 +4,7 @@
 #include "base/encoding.h"
 #include "base/time.h"
 #include "s3/internal/request.h"
-#include "s3/range.h"
+#include "s3/auth/checksum.h"
 #include "s3/xml.h"
 
 namespace sluice::s3 {
@@ -20,6 +20,46 @@ result<int> int_param(const request& r, const char* name, int lo, int hi, int de
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || p != v.data() + v.size() || n < lo || n > hi) return fail(errc::invalid_argument, what);
   return n;
+}
+
+// S3's COMPOSITE checksum of a multipart object: the checksum of the parts'
+// concatenated raw checksums, suffixed "-<part count>". Only when every part
+// carries the same algorithm; CRC64NVME has no composite form in S3.
+result<void> composite_checksum(objstore::object_info& info) {
+  if (info.parts.empty() || info.parts.front().checksums.size() != 1) return ok();
+  std::string alg = info.parts.front().checksums.begin()->first;
+  auto a = auth::parse_checksum_algorithm(alg);
+  if (!a || *a == auth::checksum_algorithm::crc64nvme) return ok();
+  std::string raw;
+  for (const auto& p : info.parts) {
+    auto it = p.checksums.find(alg);
+    if (p.checksums.size() != 1 || it == p.checksums.end()) return ok();
+    auto bytes = base64_decode(it->second);
+    if (!bytes) return ok();
+    raw += *bytes;
+  }
+  info.checksums[alg] = auth::checksum_base64(*a, raw) + "-" + std::to_string(info.parts.size());
+  return ok();
+}
+
+// UploadPartCopy ranges must be "bytes=first-last" inside the source (no open or suffix forms).
+result<objstore::byte_range> copy_range(const std::string& header, uint64_t size) {
+  std::string_view h = header;
+  uint64_t a = 0, b = 0;
+  auto dash = h.find('-');
+  bool okr = h.starts_with("bytes=") && dash != std::string_view::npos && dash > 6;
+  if (okr) {
+    auto [p1, e1] = std::from_chars(h.data() + 6, h.data() + dash, a);
+    auto [p2, e2] = std::from_chars(h.data() + dash + 1, h.data() + h.size(), b);
+    okr = e1 == std::errc() && e2 == std::errc() && p1 == h.data() + dash && p2 == h.data() + h.size();
+  }
+  if (!okr) {
+    return fail(errc::invalid_argument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
+  }
+  if (a > b || b >= size) {
+    return fail(errc::invalid_range, "Range specified is not valid for source object of size: " + std::to_string(size));
+  }
+  return objstore::byte_range{a, b - a + 1};
 }
 
 }  // namespace
@@ -54,11 +94,7 @@ result<void> upload_part(request& r, const context& c) {
     SLUICE_TRY(auto info, c.store.stat_object(sb, sk, version));
     objstore::get_options go{.version_id = version};
     if (r.has_header("x-amz-copy-source-range")) {
-      auto rr = parse_range(r.header("x-amz-copy-source-range"), info.size);
-      if (rr.k != range_result::kind::satisfiable) {
-        return fail(errc::invalid_range, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
-      }
-      go.range = objstore::byte_range{rr.offset, rr.length};
+      SLUICE_TRY(go.range, copy_range(r.header("x-amz-copy-source-range"), info.size));
     }
     SLUICE_TRY(auto reader, c.store.get_object(sb, sk, go));
     uint64_t size = go.range ? go.range->length : info.size;
@@ -90,12 +126,14 @@ result<void> complete_multipart_upload(request& r, const context& c) {
   SLUICE_TRY(auto parts, parse_complete(body));
   std::vector<objstore::completed_part> cps;
   for (const auto& p : parts) cps.push_back({p.number, p.etag});
-  SLUICE_TRY(auto info, c.store.complete_multipart_upload(r.bucket, r.key, r.param("uploadId"), cps));
+  SLUICE_TRY(auto info, c.store.complete_multipart_upload(r.bucket, r.key, r.param("uploadId"), cps,
+                                                          composite_checksum));
   xml_writer w("CompleteMultipartUploadResult");
   w.element("Location", "/" + r.bucket + "/" + r.key)
       .element("Bucket", r.bucket)
       .element("Key", r.key)
       .element("ETag", quote_etag(info.etag));
+  for (const auto& [alg, v] : info.checksums) w.element("Checksum" + alg, v);
   http::response res;
   res.status = 200;
   add_common_headers(r, res);

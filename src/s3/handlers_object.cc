@@ -94,7 +94,16 @@ result<void> get_object(request& r, const context& c) {
   SLUICE_TRY(check_key(r));
   std::string version = r.param("versionId");
   SLUICE_TRY(auto info, c.store.stat_object(r.bucket, r.key, version));
-  SLUICE_TRY(check_preconditions(r, info, "", false));
+  if (auto pre = check_preconditions(r, info, "", false); !pre) {
+    if (!pre.error().is(errc::not_modified)) return pre;
+    // 304 carries the validators so caches can refresh (RFC 9110 §15.4.5).
+    http::response res;
+    res.status = 304;
+    add_common_headers(r, res);
+    res.headers.set(field::etag, quote_etag(info.etag));
+    res.headers.set(field::last_modified, format_http_date(info.mod_time));
+    return r.ex.out.send(res, "");
+  }
 
   objstore::get_options go;
   go.version_id = version;
@@ -285,10 +294,7 @@ result<void> object_acl(request& r, const context& c) {
     if (!acl.empty() && acl != "private") return fail(errc::not_implemented, "Only the private canned ACL is supported.");
     return send_empty(r, 200);
   }
-  xml_writer w("AccessControlPolicy");
-  w.open("Owner").element("ID", r.user->access_key).element("DisplayName", r.user->access_key).close("Owner");
-  w.open("AccessControlList").open("Grant").element("Permission", "FULL_CONTROL").close("Grant").close("AccessControlList");
-  return send_xml(r, w.finish());
+  return send_xml(r, private_acl_xml(r.user->access_key));
 }
 
 }  // namespace sluice::s3

@@ -135,7 +135,8 @@ result<std::vector<complete_part>> parse_complete(std::string_view body) {
     std::string n = num.text().get();
     char* end = nullptr;
     long v = std::strtol(n.c_str(), &end, 10);
-    if (n.empty() || *end || v < 1 || v > 10000) return fail(errc::invalid_argument, "Part number must be an integer between 1 and 10000, inclusive");
+    if (n.empty() || *end) return fail(errc::malformed_xml);
+    if (v < 1 || v > 10000) return fail(errc::invalid_argument, "Part number must be an integer between 1 and 10000, inclusive");
     out.push_back({static_cast<int>(v), etag.text().get()});
   }
   if (out.empty()) return fail(errc::malformed_xml, "You must specify at least one part");
@@ -198,6 +199,16 @@ result<std::string> parse_location_constraint(std::string_view body) {
   auto root = doc.document_element();
   if (local_name(root) != "CreateBucketConfiguration") return fail(errc::malformed_xml);
   return std::string(child(root, "LocationConstraint").text().get());
+}
+
+std::string private_acl_xml(const std::string& owner) {
+  xml_writer w("AccessControlPolicy");
+  w.open("Owner").element("ID", owner).element("DisplayName", owner).close("Owner");
+  w.open("AccessControlList").open("Grant");
+  w.raw("<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">");
+  w.element("ID", owner).element("DisplayName", owner).close("Grantee");
+  w.element("Permission", "FULL_CONTROL").close("Grant").close("AccessControlList");
+  return w.finish();
 }
 
 result<std::string> parse_versioning(std::string_view body) {

@@ -23,6 +23,11 @@ class xml_writer {
   xml_writer& element(std::string_view name, uint64_t value) { return element(name, std::to_string(value)); }
   xml_writer& element(std::string_view name, bool value) { return element(name, value ? "true" : "false"); }
   xml_writer& element(std::string_view name, const char* value) { return element(name, std::string_view(value)); }
+  // Appends markup as is (for elements with attributes).
+  xml_writer& raw(std::string_view markup) {
+    out_ += markup;
+    return *this;
+  }
   std::string finish();
 
  private:
@@ -52,6 +57,9 @@ std::string tagging_xml(const tag_set& tags);
 
 // <CreateBucketConfiguration><LocationConstraint>..</LocationConstraint></CreateBucketConfiguration>
 result<std::string> parse_location_constraint(std::string_view body);
+
+// The canned "private" ACL document: the owner has FULL_CONTROL.
+std::string private_acl_xml(const std::string& owner);
 
 // <VersioningConfiguration><Status>Enabled|Suspended</Status></VersioningConfiguration>
 result<std::string> parse_versioning(std::string_view body);
