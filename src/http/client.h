@@ -63,9 +63,9 @@ class connection {
   // the sink and client_response::body stays empty; without one it is kept,
   // up to max_response_bytes. The status is returned as is (no error for 4xx/5xx).
   result<client_response> request(std::string_view method, std::string_view target,
-                                   const std::vector<std::pair<std::string, std::string>>& headers,
-                                   std::string_view body, const body_sink& sink = {},
-                                   size_t max_response_bytes = 16 << 20);
+                                  const std::vector<std::pair<std::string, std::string>>& headers,
+                                  std::string_view body, const body_sink& sink = {},
+                                  size_t max_response_bytes = 16 << 20);
   // Drops the socket; the next request connects again.
   void close();
   // How many TCP connections were opened so far.

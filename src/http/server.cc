@@ -74,6 +74,10 @@ class conn_body final : public body_reader {
   }
   uint64_t bytes_read() const override { return read_; }
   bool failed() const { return failed_; }
+  bool complete() const { return p_.is_done(); }
+  // The client sent Expect: 100-continue and has not been told to go on yet.
+  bool continue_pending() const { return expect_continue_; }
+  void mark_continue_sent() { expect_continue_ = false; }
 
  private:
   net::stream& s_;
@@ -86,7 +90,7 @@ class conn_body final : public body_reader {
 
 class conn_writer final : public response_writer {
  public:
-  conn_writer(net::stream& s, bool head) : s_(s), head_(head) {}
+  conn_writer(net::stream& s, bool head, conn_body& body) : s_(s), head_(head), body_(body) {}
 
   result<void> send(response& r, std::string_view body) override {
     if (started_) return fail(errc::headers_already_sent);
@@ -117,9 +121,25 @@ class conn_writer final : public response_writer {
   std::string head(response& r) {
     started_ = true;
     status_ = r.status;
+    std::string out;
+    if (body_.continue_pending()) {
+      // A client waiting for 100 Continue (botocore) misreads a final answer that comes without one
+      // on a connection it then reuses. An empty body: send the 100 first. A body never read: the
+      // client will not send it now, so the connection cannot be reused; say so.
+      if (body_.complete()) {
+        out = "HTTP/1.1 100 Continue\r\n\r\n";
+        body_.mark_continue_sent();
+      } else {
+        r.headers.set(bhttp::field::connection, "close");
+      }
+    } else if (!body_.complete()) {
+      // An unread body too large to drain ends the connection after this answer.
+      auto cl = body_.content_length();
+      if (!cl || *cl - body_.bytes_read() > kMaxDrain) r.headers.set(bhttp::field::connection, "close");
+    }
     auto conn = r.headers.find(bhttp::field::connection);
     if (conn != r.headers.end() && boost::beast::iequals(conn->value(), "close")) keep_alive_ = false;
-    std::string out = status_line(r.status);
+    out += status_line(r.status);
     for (const auto& f : r.headers) {
       out.append(f.name_string().data(), f.name_string().size());
       out.append(": ");
@@ -140,6 +160,7 @@ class conn_writer final : public response_writer {
 
   net::stream& s_;
   bool head_;
+  conn_body& body_;
   bool started_ = false;
   bool broken_ = false;
   bool keep_alive_ = true;
@@ -237,7 +258,7 @@ void server::serve(std::unique_ptr<net::stream> s) {
     const auto& req = parser.get();
     bool expect_continue = boost::beast::iequals(req[bhttp::field::expect], "100-continue");
     conn_body body(*s, buf, parser, expect_continue);
-    conn_writer out(*s, req.method() == bhttp::verb::head);
+    conn_writer out(*s, req.method() == bhttp::verb::head, body);
     exchange ex{req.base(), body, out, info};
     try {
       handler_->handle(ex);

@@ -58,6 +58,14 @@ std::string encode_meta(const meta_file& m) {
     if (sv.inline_data) {
       v["inline"] = true;
       v["inline_off"] = sv.inline_offset;
+      if (sv.ec) v["inline_len"] = sv.inline_length;
+    }
+    if (sv.ec) {
+      json::array dist;
+      for (int d : sv.ec->dist) dist.push_back(d);
+      v["ec"] = json::object{{"k", sv.ec->data},          {"m", sv.ec->parity}, {"block", sv.ec->block_size},
+                             {"index", sv.ec->index},     {"dist", std::move(dist)},
+                             {"bitrot", sv.ec->bitrot}};
     }
     if (!i.parts.empty()) {
       json::array parts;
@@ -113,7 +121,26 @@ result<meta_file> decode_meta(std::string_view bytes) {
     auto* inl = v.if_contains("inline");
     sv.inline_data = inl && inl->is_bool() && inl->as_bool();
     sv.inline_offset = static_cast<uint64_t>(num(v, "inline_off"));
-    if (sv.inline_data && sv.inline_offset + sv.info.size > m.inline_area.size()) {
+    if (auto* ec = v.if_contains("ec"); ec && ec->is_object()) {
+      const auto& eo = ec->as_object();
+      erasure_info e;
+      e.data = static_cast<int>(num(eo, "k"));
+      e.parity = static_cast<int>(num(eo, "m"));
+      e.block_size = static_cast<uint64_t>(num(eo, "block"));
+      e.index = static_cast<int>(num(eo, "index"));
+      e.bitrot = str(eo, "bitrot");
+      if (auto* dist = eo.if_contains("dist"); dist && dist->is_array()) {
+        for (const auto& d : dist->as_array()) e.dist.push_back(d.is_int64() ? static_cast<int>(d.as_int64()) : -1);
+      }
+      const int n = e.data + e.parity;
+      bool valid = e.data >= 1 && e.parity >= 0 && n <= 16 && e.block_size > 0 && e.index >= 0 && e.index < n &&
+                   static_cast<int>(e.dist.size()) == n;
+      for (int d : e.dist) valid = valid && d >= 0 && d < n;
+      if (!valid) return fail(errc::corrupt, "metadata file: bad erasure info");
+      sv.ec = std::move(e);
+      sv.inline_length = static_cast<uint64_t>(num(v, "inline_len"));
+    }
+    if (sv.inline_data && sv.inline_offset + sv.inline_size() > m.inline_area.size()) {
       return fail(errc::corrupt, "metadata file: inline data truncated");
     }
     if (auto* parts = v.if_contains("parts"); parts && parts->is_array()) {

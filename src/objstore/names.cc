@@ -22,7 +22,10 @@ SLUICE_ERRC_CATEGORY(sluice::objstore, "objstore",
                      case errc::io_error : return "I/O error";
                      case errc::corrupt : return "corrupt data";
                      case errc::bad_argument : return "bad argument";
-                     case errc::too_many_uploads : return "too many uploads";)
+                     case errc::too_many_uploads : return "too many uploads";
+                     case errc::read_quorum : return "too few drives online or consistent to read the object";
+                     case errc::write_quorum : return "too few drives online to write the object";
+                     case errc::not_implemented : return "not implemented";)
 
 namespace sluice::objstore {
 

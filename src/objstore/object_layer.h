@@ -43,6 +43,9 @@ enum class errc {
   corrupt,             // metadata or data failed validation
   bad_argument,
   too_many_uploads,
+  read_quorum,      // too few drives agree on / hold good data for the object: nothing served (retryable)
+  write_quorum,     // too few drives took a write: it was rolled back, nothing visible (retryable)
+  not_implemented,  // the backend does not support the operation
 };
 const std::error_category& category();
 inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), category()}; }
@@ -161,6 +164,24 @@ struct completed_part {
   std::string etag;  // as the client sent it, quotes allowed
 };
 
+struct list_versions_options {
+  std::string prefix;
+  std::string delimiter;
+  std::string key_marker;         // start after this key (or at it, after version_id_marker)
+  std::string version_id_marker;  // with key_marker: versions of key_marker after this one ("null" = the null version)
+  int max_keys = 1000;
+};
+
+// Versions newest first within a key; keys in order. Unversioned versions have
+// version_id "" (S3: "null"); delete markers have delete_marker set.
+struct list_versions_result {
+  std::vector<object_info> versions;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  std::string next_key_marker;
+  std::string next_version_id_marker;
+};
+
 struct storage_info {
   struct drive {
     std::string path;
@@ -202,6 +223,13 @@ class object_layer {
   virtual result<object_info> delete_object(const std::string& bucket, const std::string& key,
                                             const std::string& version_id = {}) = 0;
   virtual result<list_result> list_objects(const std::string& bucket, const list_options& opts) = 0;
+  // Every version and delete marker (ListObjectVersions). Backends without versions: errc::not_implemented.
+  virtual result<list_versions_result> list_object_versions(const std::string& bucket,
+                                                            const list_versions_options& opts) {
+    (void)bucket;
+    (void)opts;
+    return fail(make_error_code(errc::not_implemented), "listing versions is not supported by this backend");
+  }
 
   // Multipart
   virtual result<std::string> new_multipart_upload(const std::string& bucket, const std::string& key,

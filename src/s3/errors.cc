@@ -109,6 +109,14 @@ api_error from_objstore(objstore::errc e, const std::string& detail) {
     case o::method_not_allowed: return from_row(errc::method_not_allowed, "");
     case o::bad_argument: return from_row(errc::incomplete_body, "");
     case o::too_many_uploads: return from_row(errc::slow_down, "");
+    case o::read_quorum:
+      return {503, "XMinioReadQuorum", "Multiple disk failures, unable to reconstruct data." +
+                                           (detail.empty() ? std::string() : " " + detail)};
+    case o::write_quorum:
+      return {503, "XMinioWriteQuorum", "Multiple disk failures, unable to write data." +
+                                            (detail.empty() ? std::string() : " " + detail)};
+    case o::not_implemented:
+      return {501, "NotImplemented", "A header you provided implies functionality that is not implemented"};
     case o::io_error:
     case o::corrupt: return {500, "InternalError", "We encountered an internal error, please try again."};
   }

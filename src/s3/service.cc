@@ -192,10 +192,6 @@ class service final : public http::handler {
         res.headers.set(http::bhttp::field::content_range, "bytes */" + std::to_string(info.value().size));
       }
     }
-    // A request whose body was not read cannot keep its connection.
-    if (r.ex.body.bytes_read() == 0 && r.ex.body.content_length().value_or(0) > (1 << 20)) {
-      res.headers.set(http::bhttp::field::connection, "close");
-    }
     (void)r.ex.out.send(res, w.finish());
   }
 

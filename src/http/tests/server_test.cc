@@ -166,3 +166,63 @@ TEST(ServerLimits, RefusesConnectionsOverTheLimit) {
 
 }  // namespace
 }  // namespace sluice::http
+
+namespace sluice::http {
+namespace {
+
+// Answers without reading the body.
+class early final : public handler {
+ public:
+  void handle(exchange& ex) override {
+    response r;
+    r.status = 403;
+    (void)ex.out.send(r, "no");
+  }
+};
+
+TEST(ServerExpect, EmptyBodyGets100BeforeTheAnswer) {
+  server_options o;
+  o.address = "127.0.0.1:0";
+  server srv(o, std::make_shared<early>());
+  ASSERT_TRUE(srv.start());
+  auto s = net::stream::connect("127.0.0.1", srv.port(), std::chrono::milliseconds(3000));
+  ASSERT_TRUE(s);
+  std::string req = "PUT /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n";
+  boost::system::error_code ec;
+  s.value()->write_all(req.data(), req.size(), ec);
+  char buf[1024];
+  std::string out;
+  while (out.find("no") == std::string::npos) {
+    size_t n = s.value()->read(buf, sizeof buf, ec);
+    if (ec || n == 0) break;
+    out.append(buf, n);
+  }
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403")) << out;
+  EXPECT_EQ(out.find("Connection: close"), std::string::npos) << out;
+  srv.stop();
+}
+
+TEST(ServerExpect, UnreadBodyClosesAndSaysSo) {
+  server_options o;
+  o.address = "127.0.0.1:0";
+  server srv(o, std::make_shared<early>());
+  ASSERT_TRUE(srv.start());
+  auto s = net::stream::connect("127.0.0.1", srv.port(), std::chrono::milliseconds(3000));
+  ASSERT_TRUE(s);
+  std::string req = "PUT /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+  boost::system::error_code ec;
+  s.value()->write_all(req.data(), req.size(), ec);
+  std::string out;
+  char buf[1024];
+  for (;;) {
+    size_t n = s.value()->read(buf, sizeof buf, ec);
+    if (ec || n == 0) break;
+    out.append(buf, n);
+  }
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 403")) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos) << out;
+  srv.stop();
+}
+
+}  // namespace
+}  // namespace sluice::http
