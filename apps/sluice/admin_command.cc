@@ -125,11 +125,11 @@ int run_admin(admin_args a) {
     if (int rc = check(r, 200)) return rc;
     auto v = json::parse(r.value().body);
     const auto& o = v.as_object();
-    std::cout << "Deployment: " << o.at("deployment_id").as_string() << "\nRegion: " << o.at("region").as_string()
+    std::cout << "Deployment: " << o.at("deployment_id").as_string().c_str() << "\nRegion: " << o.at("region").as_string().c_str()
               << "\nBuckets: " << o.at("buckets").to_number<uint64_t>() << "\nDrives:\n";
     for (const auto& d : o.at("drives").as_array()) {
       const auto& dd = d.as_object();
-      std::cout << "  " << dd.at("path").as_string() << "  " << dd.at("state").as_string() << "  "
+      std::cout << "  " << dd.at("path").as_string().c_str() << "  " << dd.at("state").as_string().c_str() << "  "
                 << human_bytes(dd.at("free_bytes").to_number<uint64_t>()) << " free of "
                 << human_bytes(dd.at("total_bytes").to_number<uint64_t>()) << "\n";
     }
@@ -141,7 +141,7 @@ int run_admin(admin_args a) {
       if (int rc = check(r, 200)) return rc;
       auto v = json::parse(r.value().body);
       for (const auto& u : v.at("users").as_array()) {
-        std::cout << u.at("access_key").as_string() << (u.at("root").as_bool() ? "  (root)" : "")
+        std::cout << u.at("access_key").as_string().c_str() << (u.at("root").as_bool() ? "  (root)" : "")
                   << (u.at("from_config").as_bool() && !u.at("root").as_bool() ? "  (config file)" : "") << "\n";
       }
       return 0;

@@ -9,6 +9,8 @@
 #include "base/fs.h"
 #include "http/server.h"
 #include "iam/iam.h"
+#include "objstore/erasure/layout.h"
+#include "objstore/erasure_store.h"
 #include "objstore/local_store.h"
 #include "s3/service.h"
 
@@ -66,9 +68,30 @@ int run_server(const server_args& args) {
       s = e + 1;
     }
   }
-  if (drives.size() != 1) {
-    std::cerr << "sluice: this build serves exactly one drive folder; erasure-coded drive sets are not available yet\n";
+  std::vector<std::string> expanded;
+  for (const auto& d : drives) {
+    auto paths = objstore::erasure::expand_ellipsis(d);
+    if (!paths) {
+      std::cerr << "sluice: drive argument '" << d << "': " << paths.error().message() << "\n";
+      return 2;
+    }
+    expanded.insert(expanded.end(), paths.value().begin(), paths.value().end());
+  }
+  drives = std::move(expanded);
+  if (drives.empty()) {
+    std::cerr << "sluice: no drive folder given\n";
     return 2;
+  }
+  int parity = -1;
+  if (std::string p = cfg.get("storage.parity"); !p.empty()) {
+    if (p.starts_with("EC:")) p = p.substr(3);
+    char* end = nullptr;
+    long v = std::strtol(p.c_str(), &end, 10);
+    if (p.empty() || *end || v < 0 || v > 8) {
+      std::cerr << "sluice: storage.parity must be a number 0-8 or EC:N, got '" << cfg.get("storage.parity") << "'\n";
+      return 2;
+    }
+    parity = static_cast<int>(v);
   }
   auto bytes = [&](const char* key) {
     auto v = cfg.get_bytes(key);
@@ -95,9 +118,22 @@ int run_server(const server_args& args) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto store = objstore::open_local_store({drives[0], bytes("s3.inline.bytes"), bytes("s3.max.object.size")});
+  // One drive: the plain single-drive layout. Several: erasure-coded sets (docs/STORAGE_FORMAT.md).
+  result<std::unique_ptr<objstore::object_layer>> store = fail(objstore::errc::bad_argument);
+  if (drives.size() == 1) {
+    store = objstore::open_local_store({drives[0], bytes("s3.inline.bytes"), bytes("s3.max.object.size")});
+  } else {
+    objstore::erasure_store_options eo;
+    eo.drives = drives;
+    eo.parity = parity;
+    eo.inline_threshold = bytes("s3.inline.bytes");
+    eo.max_object_size = bytes("s3.max.object.size");
+    auto ec = objstore::open_erasure_store(eo);
+    if (ec) store = std::unique_ptr<objstore::object_layer>(std::move(ec).value());
+    else store = fail(ec.error());
+  }
   if (!store) {
-    spdlog::error("cannot open drive {}: {}", drives[0], store.error().message());
+    spdlog::error("cannot open drives {}: {}", drives[0], store.error().message());
     return 1;
   }
   std::string state = fs::join(drives[0], ".sluice.sys/iam");
@@ -156,7 +192,8 @@ int run_server(const server_args& args) {
   if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
   std::cout << "Sluice is up.\n"
             << "S3 API: " << scheme << "://" << host << ":" << s3_server.port() << "\n"
-            << "Drive: " << drives[0] << "\n";
+            << (drives.size() == 1 ? "Drive: " + drives[0] : "Drives: " + std::to_string(drives.size()) + " (erasure-coded)")
+            << "\n";
   if (root.value().generated) {
     std::cout << "Root user: " << root.value().access_key << "\n"
               << "Root password: " << root.value().secret_key << "\n"
@@ -182,7 +219,7 @@ int exit_code() { return exit_code_; }
 void add_server_command(CLI::App& app) {
   auto args = std::make_shared<server_args>();
   auto* cmd = app.add_subcommand("server", "Run the Sluice server (S3 API).");
-  cmd->add_option("drives", args->drives, "Drive folder (default ./data, or data.dirs)");
+  cmd->add_option("drives", args->drives, "Drive folders (default ./data, or data.dirs); /data{1...8} expands; 2+ drives are erasure-coded");
   cmd->add_option("-c,--config", args->config_file, "Properties file with key=value settings (see `sluice config keys`)");
   cmd->add_option("--override", args->overrides, "Set one configuration key: --override key=value (repeatable)");
   cmd->callback([args] { set_exit_code(run_server(*args)); });

@@ -15,8 +15,12 @@ namespace sluice::config {
 
 const std::vector<key_info>& known_keys() {
   static const std::vector<key_info> keys = {
-      {"data.dirs", "./data", "Drive folders, comma-separated (also the positional arguments of `sluice server`).",
+      {"data.dirs", "./data", "Drive folders, comma-separated, MinIO's ellipsis form allowed (`/data{1...8}`); also the "
+                          "positional arguments of `sluice server`. Two or more drives form erasure-coded sets.",
        {}},
+      {"storage.parity", "", "Parity drives per erasure set, as a number or MinIO's `EC:N`; empty = MinIO's default "
+                             "for the set size (2-3 drives: 1, 4-5: 2, 6-7: 3, 8+: 4).",
+       {"SLUICE_STORAGE_PARITY", "MINIO_STORAGE_CLASS_STANDARD"}},
       {"s3.listeners", "0.0.0.0:9000", "Address the S3 API listens on (host:port).", {"SLUICE_ADDRESS"}},
       {"s3.domain", "", "Domain for virtual-host-style requests (`bucket.DOMAIN`); empty = path-style only.",
        {"SLUICE_DOMAIN", "MINIO_DOMAIN"}},

@@ -970,8 +970,7 @@ class erasure_store_impl final : public erasure_store {
                               if (signature(x.v) != rv.sig) continue;
                               x.v.info.metadata = info.metadata;
                               x.v.info.mod_time = info.mod_time;
-                              x.v.info.tags = info.tags;
-                              sort_newest_first(entries);
+                              x.v.info.tags = info.tags;  // keeps its place: an older version stays older
                               return true;
                             }
                             return fail(errc::version_not_found, "version missing on this drive");
@@ -1082,6 +1081,8 @@ class erasure_store_impl final : public erasure_store {
     walk(bucket, start, opts, last_prefix, emit);
     return out;
   }
+
+  bool supports_versioning() const override { return true; }
 
   result<list_versions_result> list_object_versions(const std::string& bucket,
                                                     const list_versions_options& opts) override {
@@ -1602,17 +1603,22 @@ class erasure_store_impl final : public erasure_store {
   }
 
   // Copies bucket.json and configuration documents to drives that lack them.
+  // The bucket is restored when the drives that are not being healed
+  // themselves hold it more often than they lack it.
   result<void> heal_bucket_meta(const std::string& bucket) {
-    SLUICE_TRY(auto info, this->bucket(bucket));
-    (void)info;
+    if (!valid_bucket_name(bucket)) return fail(errc::bucket_not_found, bucket);
     drive* source = nullptr;
+    int found = 0, lacking = 0;
     for (auto& d : drives_) {
-      if (d->online && fs::exists(fs::join(fs::join(d->buckets, bucket), "bucket.json"))) {
-        source = d.get();
-        break;
+      if (!d->online) continue;
+      if (fs::exists(fs::join(fs::join(d->buckets, bucket), "bucket.json"))) {
+        ++found;
+        if (!source) source = d.get();
+      } else if (!d->healing && fs::exists(d->format)) {
+        ++lacking;
       }
     }
-    if (!source) return fail(errc::bucket_not_found, bucket);
+    if (!source || found <= lacking) return fail(errc::bucket_not_found, bucket);
     const std::string src_dir = fs::join(source->buckets, bucket);
     SLUICE_TRY(auto doc, fs::read_file(fs::join(src_dir, "bucket.json")));
     auto cfgs = fs::list_dir(src_dir);

@@ -224,6 +224,8 @@ class object_layer {
                                             const std::string& version_id = {}) = 0;
   virtual result<list_result> list_objects(const std::string& bucket, const list_options& opts) = 0;
   // Every version and delete marker (ListObjectVersions). Backends without versions: errc::not_implemented.
+  // Whether buckets may enable versioning (version ids, delete markers) on this backend.
+  virtual bool supports_versioning() const { return false; }
   virtual result<list_versions_result> list_object_versions(const std::string& bucket,
                                                             const list_versions_options& opts) {
     (void)bucket;

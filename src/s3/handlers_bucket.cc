@@ -123,8 +123,9 @@ result<void> bucket_subresource(request& r, const context& c) {
     if (m == "PUT") {
       SLUICE_TRY(auto body, read_small_body(r, c));
       SLUICE_TRY(auto status, parse_versioning(body));
-      // Versioned storage arrives with erasure-coded sets; refuse rather than pretend.
-      if (status == "Enabled") return fail(errc::not_implemented, "Bucket versioning is not supported yet.");
+      if (status == "Enabled" && !c.store.supports_versioning()) {
+        return fail(errc::not_implemented, "Bucket versioning needs an erasure-coded drive set (start the server with 2 or more drives).");
+      }
       SLUICE_TRY(c.store.set_bucket_config(r.bucket, "versioning", status));
       return send_empty(r, 200);
     }

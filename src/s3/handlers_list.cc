@@ -98,6 +98,40 @@ result<void> list_object_versions(request& r, const context& c) {
   lo.delimiter = r.param("delimiter");
   lo.marker = r.param("key-marker");
   lo.max_keys = max;
+  if (c.store.supports_versioning()) {
+    objstore::list_versions_options vo;
+    vo.prefix = lo.prefix;
+    vo.delimiter = lo.delimiter;
+    vo.key_marker = lo.marker;
+    vo.version_id_marker = r.param("version-id-marker");
+    vo.max_keys = max;
+    SLUICE_TRY(auto vr, c.store.list_object_versions(r.bucket, vo));
+    xml_writer w("ListVersionsResult");
+    w.element("Name", r.bucket).element("Prefix", p.enc(lo.prefix)).element("KeyMarker", p.enc(lo.marker));
+    w.element("VersionIdMarker", vo.version_id_marker);
+    w.element("MaxKeys", static_cast<uint64_t>(max));
+    if (!lo.delimiter.empty()) w.element("Delimiter", p.enc(lo.delimiter));
+    if (p.url) w.element("EncodingType", "url");
+    w.element("IsTruncated", vr.truncated);
+    if (vr.truncated) {
+      w.element("NextKeyMarker", p.enc(vr.next_key_marker))
+          .element("NextVersionIdMarker", vr.next_version_id_marker.empty() ? "null" : vr.next_version_id_marker);
+    }
+    for (const auto& o : vr.versions) {
+      w.open(o.delete_marker ? "DeleteMarker" : "Version")
+          .element("Key", p.enc(o.key))
+          .element("VersionId", o.version_id.empty() ? "null" : o.version_id)
+          .element("IsLatest", o.is_latest)
+          .element("LastModified", format_iso8601(o.mod_time));
+      if (!o.delete_marker) {
+        w.element("ETag", quote_etag(o.etag)).element("Size", o.size).element("StorageClass", "STANDARD");
+      }
+      w.open("Owner").element("ID", "sluice").element("DisplayName", "sluice").close("Owner");
+      w.close(o.delete_marker ? "DeleteMarker" : "Version");
+    }
+    for (const auto& cp : vr.common_prefixes) w.open("CommonPrefixes").element("Prefix", p.enc(cp)).close("CommonPrefixes");
+    return send_xml(r, w.finish());
+  }
   SLUICE_TRY(auto res, c.store.list_objects(r.bucket, lo));
   // Unversioned buckets: every object is its single "null" version.
   xml_writer w("ListVersionsResult");

@@ -93,7 +93,16 @@ result<void> get_object(request& r, const context& c) {
   SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:GetObject", r.key));
   SLUICE_TRY(check_key(r));
   std::string version = r.param("versionId");
-  SLUICE_TRY(auto info, c.store.stat_object(r.bucket, r.key, version));
+  auto stat = c.store.stat_object(r.bucket, r.key, version);
+  if (!stat) {
+    // Reading a delete marker by its version id is 405 (S3); either way the client learns it was a marker.
+    if (stat.error().is(objstore::errc::method_not_allowed)) {
+      r.error_headers.set("x-amz-delete-marker", "true");
+      r.error_headers.set("x-amz-version-id", version);
+    }
+    return fail(stat.error());
+  }
+  auto& info = stat.value();
   if (auto pre = check_preconditions(r, info, "", false); !pre) {
     if (!pre.error().is(errc::not_modified)) return pre;
     // 304 carries the validators so caches can refresh (RFC 9110 §15.4.5).
@@ -175,7 +184,12 @@ result<void> delete_object(request& r, const context& c) {
   SLUICE_TRY(check_key(r));
   auto removed = c.store.delete_object(r.bucket, r.key, r.param("versionId"));
   if (!removed && !removed.error().is(objstore::errc::invalid_object_name)) return fail(removed.error());
-  return send_empty(r, 204);
+  http::response res;
+  if (removed) {
+    if (removed.value().delete_marker) res.headers.set("x-amz-delete-marker", "true");
+    if (!removed.value().version_id.empty()) res.headers.set("x-amz-version-id", removed.value().version_id);
+  }
+  return send_empty(r, 204, std::move(res));
 }
 
 result<void> delete_objects(request& r, const context& c) {
@@ -189,6 +203,10 @@ result<void> delete_objects(request& r, const context& c) {
       if (req.quiet) continue;
       w.open("Deleted").element("Key", key);
       if (!version.empty()) w.element("VersionId", version);
+      if (removed && removed.value().delete_marker) {
+        w.element("DeleteMarker", true);
+        if (version.empty()) w.element("DeleteMarkerVersionId", removed.value().version_id);
+      }
       w.close("Deleted");
     } else {
       auto api = to_api_error(removed.error());

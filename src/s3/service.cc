@@ -176,6 +176,7 @@ class service final : public http::handler {
     http::response res;
     res.status = api.status;
     add_common_headers(r, res);
+    for (const auto& f : r.error_headers) res.headers.set(f.name_string(), f.value());
     if (api.status == 304) {
       (void)r.ex.out.send(res, "");
       return;

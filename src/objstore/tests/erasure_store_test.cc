@@ -590,7 +590,7 @@ TEST(ErasureStoreSets, KeysSpreadOverSetsAndListTogether) {
   auto& store = *s.value();
   ASSERT_TRUE(store.make_bucket("bkt", ""));
   std::vector<std::string> keys;
-  for (int i = 0; i < 30; ++i) {
+  for (int i = 0; i < 16; ++i) {
     keys.push_back("key-" + std::to_string(100 + i));
     memory_source src(keys.back());
     ASSERT_TRUE(store.put_object("bkt", keys.back(), src, {}));
@@ -598,10 +598,10 @@ TEST(ErasureStoreSets, KeysSpreadOverSetsAndListTogether) {
   int on_first_set = 0;
   for (const auto& k : keys) on_first_set += stdfs::exists(root / "d0" / "bkt" / k) ? 1 : 0;
   EXPECT_GT(on_first_set, 0);
-  EXPECT_LT(on_first_set, 30);
+  EXPECT_LT(on_first_set, 16);
   auto l = store.list_objects("bkt", {});
   ASSERT_TRUE(l);
-  ASSERT_EQ(l.value().objects.size(), 30u);
+  ASSERT_EQ(l.value().objects.size(), 16u);
   for (size_t i = 0; i < keys.size(); ++i) {
     EXPECT_EQ(l.value().objects[i].key, keys[i]);
     auto r = store.get_object("bkt", keys[i], {});

@@ -29,6 +29,7 @@ struct request {
   std::string bucket;
   std::string key;
   bool virtual_host = false;  // bucket came from the Host header
+  http::fields error_headers;  // added to an error answer (e.g. x-amz-delete-marker)
   std::multimap<std::string, std::string> query;  // decoded
   std::optional<iam::user> user;                  // nullopt: anonymous
   auth::verified_request auth;
