@@ -203,15 +203,32 @@ class local_store final : public object_layer {
     if (auto r = fs::mkdirs(fs::join(opts_.root, bucket)); !r) return fail(io(r.error()));
     if (auto r = fs::fsync_dir(opts_.root); !r) return fail(io(r.error()));
     if (auto r = fs::fsync_dir(buckets_); !r) return fail(io(r.error()));
-    json::object b{{"name", bucket}, {"created", unix_nanos(std::chrono::system_clock::now())}, {"owner", owner}};
+    auto now = std::chrono::system_clock::now();
+    json::object b{{"name", bucket}, {"created", unix_nanos(now)}, {"owner", owner}};
     if (auto r = fs::write_file_durable(fs::join(dir, "bucket.json"), json::serialize(b)); !r) {
       return fail(io(r.error()));
     }
+    std::lock_guard cache_lock(cache_mu_);
+    bucket_cache_[bucket] = bucket_info{bucket, from_unix_nanos(unix_nanos(now)), owner};
     return ok();
   }
 
+  // Every request checks its bucket: known buckets are answered from memory.
+  // The cache changes only under bucket_mu_, with the files it mirrors.
   result<bucket_info> bucket(const std::string& bucket) override {
     if (!valid_bucket_name(bucket)) return fail(errc::bucket_not_found, bucket);
+    {
+      std::lock_guard lock(cache_mu_);
+      if (auto it = bucket_cache_.find(bucket); it != bucket_cache_.end()) return it->second;
+    }
+    std::lock_guard lock(bucket_mu_);
+    SLUICE_TRY(auto info, read_bucket(bucket));
+    std::lock_guard cache_lock(cache_mu_);
+    bucket_cache_[bucket] = info;
+    return info;
+  }
+
+  result<bucket_info> read_bucket(const std::string& bucket) {
     auto j = read_json(fs::join(fs::join(buckets_, bucket), "bucket.json"));
     if (!j) {
       if (j.error().code() == std::error_code(ENOENT, std::system_category())) {
@@ -247,6 +264,10 @@ class local_store final : public object_layer {
     // Drop the bucket's metadata first: a crash half-way leaves an invisible empty folder, never a ghost bucket.
     std::string meta_dir = fs::join(buckets_, bucket);
     if (auto r = fs::remove(fs::join(meta_dir, "bucket.json")); !r) return fail(io(r.error()));
+    {
+      std::lock_guard cache_lock(cache_mu_);
+      bucket_cache_.erase(bucket);
+    }
     (void)fs::fsync_dir(meta_dir);
     (void)fs::remove_all(meta_dir);
     (void)fs::remove_all(data);
@@ -966,7 +987,9 @@ class local_store final : public object_layer {
   local_store_options opts_;
   std::string sys_, tmp_, buckets_, multipart_;
   std::string deployment_id_;
-  std::mutex bucket_mu_;
+  std::mutex bucket_mu_;  // bucket creation/removal and cache fills
+  std::mutex cache_mu_;
+  std::map<std::string, bucket_info> bucket_cache_;
   std::array<std::mutex, 512> key_locks_;
 };
 

@@ -89,7 +89,9 @@ result<void> put_object(request& r, const context& c) {
   return send_empty(r, 200, std::move(res));
 }
 
-result<void> get_object(request& r, const context& c) {
+// One attempt at GET/HEAD; `changed` is set when the object was replaced
+// between reading its metadata and opening its data, so nothing was sent.
+result<void> get_object_once(request& r, const context& c, bool& changed) {
   SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:GetObject", r.key));
   SLUICE_TRY(check_key(r));
   std::string version = r.param("versionId");
@@ -161,11 +163,17 @@ result<void> get_object(request& r, const context& c) {
     return r.ex.out.send(res, "");
   }
   if (partial || length != info.size) go.range = objstore::byte_range{offset, length};
-  SLUICE_TRY(auto reader, c.store.get_object(r.bucket, r.key, go));
-  // The reader may have found a newer version than the stat above; answer with what is sent.
-  if (reader->info().etag != info.etag) {
-    object_headers(reader->info(), res, false);
-    if (!partial) length = reader->info().size;
+  auto opened = c.store.get_object(r.bucket, r.key, go);
+  if (!opened && opened.error().is(objstore::errc::invalid_range)) {
+    changed = true;  // the object shrank since the stat
+    return ok();
+  }
+  SLUICE_TRY(auto reader, std::move(opened));
+  // Headers describe the version the stat saw; the bytes must come from the same one.
+  if (reader->info().etag != info.etag || reader->info().mod_time != info.mod_time ||
+      reader->info().version_id != info.version_id) {
+    changed = true;
+    return ok();
   }
   SLUICE_TRY(r.ex.out.begin(res, length));
   std::string buf(static_cast<size_t>(std::min<uint64_t>(kStreamChunk, std::max<uint64_t>(length, 1))), '\0');
@@ -177,6 +185,15 @@ result<void> get_object(request& r, const context& c) {
     sent += n;
   }
   return ok();
+}
+
+result<void> get_object(request& r, const context& c) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    bool changed = false;
+    SLUICE_TRY(get_object_once(r, c, changed));
+    if (!changed) return ok();
+  }
+  return fail(errc::slow_down, "The object kept changing while it was being read; please retry.");
 }
 
 result<void> delete_object(request& r, const context& c) {

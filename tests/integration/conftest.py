@@ -78,7 +78,8 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if TARGET != "sluice":
+    # SLUICE_TEST_RUN_ALL=1 runs sluice_only tests against moto too (to explore moto's deviations).
+    if TARGET != "sluice" and not os.environ.get("SLUICE_TEST_RUN_ALL"):
         skip = pytest.mark.skip(reason=f"sluice_only: not supported by target {TARGET}")
         for item in items:
             if "sluice_only" in item.keywords:
@@ -383,10 +384,32 @@ class Resp:
         return f"<Resp {self.status} {self.reason} {self.headers} {self.body[:600]!r}>"
 
 
-def parse_http_response(sock_file):
-    """Parse a response from a socket file object (for hand-written requests)."""
-    resp = http.client.HTTPResponse.__new__(http.client.HTTPResponse)
-    http.client.HTTPResponse.__init__(resp, sock_file)
+class _NoClose:
+    """File proxy whose close() is a no-op: HTTPResponse closes its file after reading a body, which
+    would end the connection for the next pipelined response."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def close(self):
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+class _FileSock:
+    def __init__(self, f):
+        self.f = _NoClose(f)
+
+    def makefile(self, *args, **kwargs):
+        return self.f
+
+
+def parse_http_response(sock_file, method="GET"):
+    """Parse one response from a socket file object (for hand-written requests).  Several responses
+    can be read one after another from the same file object (keep-alive / pipelining)."""
+    resp = http.client.HTTPResponse(_FileSock(sock_file), method=method)
     resp.begin()
     body = resp.read()
     return Resp(resp.status, resp.reason, {k.lower(): v for k, v in resp.getheaders()}, body)
@@ -469,7 +492,10 @@ class Server:
         if not exe:
             pytest.fail("sluice binary not found: set SLUICE_BIN or build build/ci (or build/dev) first "
                         "(or run with SLUICE_TEST_TARGET=moto)", pytrace=False)
-        cmd = [exe, "server", str(self.datadir), "--override", f"s3.listeners=127.0.0.1:{self.port}"]
+        # SLUICE_TEST_DRIVES=N runs the suite on N erasure-coded drive folders instead of one.
+        drives = int(os.environ.get("SLUICE_TEST_DRIVES", "1"))
+        data = str(self.datadir) if drives == 1 else f"{self.datadir}/drive{{1...{drives}}}"
+        cmd = [exe, "server", data, "--override", f"s3.listeners=127.0.0.1:{self.port}"]
         for u in self.users:
             ak, sk = USERS[u]
             cmd += ["--override", f"iam.user.{ak}={sk}"]
