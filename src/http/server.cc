@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -37,16 +39,24 @@ std::string status_line(unsigned status) {
 class conn_body final : public body_reader {
  public:
   conn_body(net::stream& s, boost::beast::flat_buffer& buf, parser_t& p, bool expect_continue)
-      : s_(s), buf_(buf), p_(p), expect_continue_(expect_continue) {}
+      : s_(s), buf_(buf), p_(p), expect_continue_(expect_continue) {
+    // Bodies with a Content-Length bypass the parser: bytes go straight from the socket into the
+    // caller's buffer in large reads (Beast's parser reads 512 bytes at a time).
+    if (!p_.chunked() && p_.content_length()) {
+      direct_ = true;
+      remaining_ = *p_.content_length();
+    }
+  }
 
   result<size_t> read(char* out, size_t n) override {
-    if (p_.is_done() || n == 0) return size_t{0};
+    if (complete() || n == 0) return size_t{0};
     if (expect_continue_) {
       expect_continue_ = false;
       static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
       boost::system::error_code ec;
       if (!s_.write_all(k100.data(), k100.size(), ec)) return fail(errc::connection_closed, ec.message());
     }
+    if (direct_) return read_direct(out, n);
     for (;;) {
       p_.get().body().data = out;
       p_.get().body().size = n;
@@ -74,16 +84,40 @@ class conn_body final : public body_reader {
   }
   uint64_t bytes_read() const override { return read_; }
   bool failed() const { return failed_; }
-  bool complete() const { return p_.is_done(); }
+  bool complete() const { return direct_ ? remaining_ == 0 : p_.is_done(); }
   // The client sent Expect: 100-continue and has not been told to go on yet.
   bool continue_pending() const { return expect_continue_; }
   void mark_continue_sent() { expect_continue_ = false; }
 
  private:
+  result<size_t> read_direct(char* out, size_t n) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(n, remaining_));
+    size_t got = 0;
+    if (buf_.size() > 0) {
+      // Bytes that arrived with the header.
+      got = std::min(want, buf_.size());
+      std::memcpy(out, buf_.data().data(), got);
+      buf_.consume(got);
+    } else {
+      boost::system::error_code ec;
+      got = s_.read(out, want, ec);
+      if (ec || got == 0) {
+        failed_ = true;
+        if (ec == boost::asio::error::timed_out) return fail(errc::timeout, "reading request body");
+        return fail(errc::connection_closed, "client closed the connection mid-body");
+      }
+    }
+    remaining_ -= got;
+    read_ += got;
+    return got;
+  }
+
   net::stream& s_;
   boost::beast::flat_buffer& buf_;
   parser_t& p_;
   bool expect_continue_;
+  bool direct_ = false;
+  uint64_t remaining_ = 0;
   uint64_t read_ = 0;
   bool failed_ = false;
 };
@@ -274,17 +308,17 @@ void server::serve(std::unique_ptr<net::stream> s) {
       return;
     }
     if (!out.complete() || !out.keep_alive() || !req.keep_alive() || body.failed()) return;
-    if (!parser.is_done()) {
+    if (!body.complete()) {
       // Unread body: drain a little to keep the connection, else close.
       if (expect_continue && body.bytes_read() == 0) return;  // client still waits for 100; just close
       char sink[16 * 1024];
       uint64_t drained = 0;
-      while (!parser.is_done() && drained < kMaxDrain) {
+      while (!body.complete() && drained < kMaxDrain) {
         auto n = body.read(sink, sizeof sink);
-        if (!n) return;
+        if (!n || n.value() == 0) return;
         drained += n.value();
       }
-      if (!parser.is_done()) return;
+      if (!body.complete()) return;
     }
   }
 }

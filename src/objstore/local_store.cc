@@ -53,8 +53,17 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
   hasher md5(hash_kind::md5);
   std::string buf(kIoChunk, '\0');
   fs::file f;
-  for (;;) {
-    SLUICE_TRY(size_t n, data.read(buf.data(), buf.size()));
+  for (bool eof = false; !eof;) {
+    // Fill the whole chunk before hashing and writing: sources may deliver small pieces.
+    size_t n = 0;
+    while (n < buf.size()) {
+      SLUICE_TRY(size_t k, data.read(buf.data() + n, buf.size() - n));
+      if (k == 0) {
+        eof = true;
+        break;
+      }
+      n += k;
+    }
     if (n == 0) break;
     out.size += n;
     if (out.size > max_size) return fail(errc::object_too_large, "object larger than the allowed maximum");
