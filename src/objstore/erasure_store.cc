@@ -356,6 +356,13 @@ class ec_reader final : public object_reader {
 
   const object_info& info() const override { return info_; }
 
+  result<void> set_range(uint64_t offset, uint64_t length) override {
+    if (offset + length > info_.size) return fail(errc::invalid_range);
+    pos_ = offset;
+    end_ = offset + length;
+    return ok();
+  }
+
   // Opens the first part's shard files now, so that a concurrent overwrite
   // cannot pull them away; returns how many opened.
   int open_first_part() {
@@ -467,6 +474,10 @@ class empty_reader final : public object_reader {
  public:
   explicit empty_reader(object_info info) : info_(std::move(info)) {}
   const object_info& info() const override { return info_; }
+  result<void> set_range(uint64_t offset, uint64_t length) override {
+    if (offset + length > 0) return fail(errc::invalid_range);
+    return ok();
+  }
   result<size_t> read(char*, size_t) override { return size_t{0}; }
 
  private:

@@ -103,6 +103,13 @@ class local_reader final : public object_reader {
 
   const object_info& info() const override { return info_; }
 
+  result<void> set_range(uint64_t offset, uint64_t length) override {
+    if (offset + length > info_.size) return fail(errc::invalid_range);
+    pos_ = offset;
+    end_ = offset + length;
+    return ok();
+  }
+
   result<size_t> read(char* buf, size_t n) override {
     if (pos_ >= end_) return size_t{0};
     n = static_cast<size_t>(std::min<uint64_t>(n, end_ - pos_));

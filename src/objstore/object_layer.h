@@ -114,6 +114,9 @@ struct get_options {
 class object_reader : public source {
  public:
   virtual const object_info& info() const = 0;
+  // Narrows what read() returns to [offset, offset + length) of the object,
+  // so a caller can decide the range after seeing info(). Call before reading.
+  virtual result<void> set_range(uint64_t offset, uint64_t length) = 0;
 };
 
 struct list_options {

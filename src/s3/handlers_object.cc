@@ -89,22 +89,34 @@ result<void> put_object(request& r, const context& c) {
   return send_empty(r, 200, std::move(res));
 }
 
-// One attempt at GET/HEAD; `changed` is set when the object was replaced
-// between reading its metadata and opening its data, so nothing was sent.
-result<void> get_object_once(request& r, const context& c, bool& changed) {
+// GET and HEAD. GET opens the object once and takes headers, preconditions
+// and range from that reader, so headers and bytes describe one version.
+result<void> get_object(request& r, const context& c) {
   SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:GetObject", r.key));
   SLUICE_TRY(check_key(r));
   std::string version = r.param("versionId");
-  auto stat = c.store.stat_object(r.bucket, r.key, version);
-  if (!stat) {
+  std::unique_ptr<objstore::object_reader> reader;
+  result<objstore::object_info> found = fail(objstore::errc::object_not_found);
+  if (r.method == "HEAD") {
+    found = c.store.stat_object(r.bucket, r.key, version);
+  } else {
+    auto opened = c.store.get_object(r.bucket, r.key, {.version_id = version});
+    if (opened) {
+      reader = std::move(opened).value();
+      found = reader->info();
+    } else {
+      found = fail(opened.error());
+    }
+  }
+  if (!found) {
     // Reading a delete marker by its version id is 405 (S3); either way the client learns it was a marker.
-    if (stat.error().is(objstore::errc::method_not_allowed)) {
+    if (found.error().is(objstore::errc::method_not_allowed)) {
       r.error_headers.set("x-amz-delete-marker", "true");
       r.error_headers.set("x-amz-version-id", version);
     }
-    return fail(stat.error());
+    return fail(found.error());
   }
-  auto& info = stat.value();
+  const objstore::object_info& info = found.value();
   if (auto pre = check_preconditions(r, info, "", false); !pre) {
     if (!pre.error().is(errc::not_modified)) return pre;
     // 304 carries the validators so caches can refresh (RFC 9110 §15.4.5).
@@ -116,8 +128,6 @@ result<void> get_object_once(request& r, const context& c, bool& changed) {
     return r.ex.out.send(res, "");
   }
 
-  objstore::get_options go;
-  go.version_id = version;
   uint64_t offset = 0, length = info.size;
   bool partial = false;
   if (r.has("partNumber")) {
@@ -133,7 +143,10 @@ result<void> get_object_once(request& r, const context& c, bool& changed) {
     }
   } else if (r.has_header("range")) {
     auto rr = parse_range(r.header("range"), info.size);
-    if (rr.k == range_result::kind::unsatisfiable) return fail(objstore::errc::invalid_range);
+    if (rr.k == range_result::kind::unsatisfiable) {
+      r.error_headers.set(field::content_range, "bytes */" + std::to_string(info.size));
+      return fail(objstore::errc::invalid_range);
+    }
     if (rr.k == range_result::kind::satisfiable) {
       offset = rr.offset;
       length = rr.length;
@@ -162,18 +175,8 @@ result<void> get_object_once(request& r, const context& c, bool& changed) {
     res.headers.set(field::content_length, std::to_string(length));
     return r.ex.out.send(res, "");
   }
-  if (partial || length != info.size) go.range = objstore::byte_range{offset, length};
-  auto opened = c.store.get_object(r.bucket, r.key, go);
-  if (!opened && opened.error().is(objstore::errc::invalid_range)) {
-    changed = true;  // the object shrank since the stat
-    return ok();
-  }
-  SLUICE_TRY(auto reader, std::move(opened));
-  // Headers describe the version the stat saw; the bytes must come from the same one.
-  if (reader->info().etag != info.etag || reader->info().mod_time != info.mod_time ||
-      reader->info().version_id != info.version_id) {
-    changed = true;
-    return ok();
+  if (partial) {
+    SLUICE_TRY(reader->set_range(offset, length));
   }
   SLUICE_TRY(r.ex.out.begin(res, length));
   std::string buf(static_cast<size_t>(std::min<uint64_t>(kStreamChunk, std::max<uint64_t>(length, 1))), '\0');
@@ -185,15 +188,6 @@ result<void> get_object_once(request& r, const context& c, bool& changed) {
     sent += n;
   }
   return ok();
-}
-
-result<void> get_object(request& r, const context& c) {
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    bool changed = false;
-    SLUICE_TRY(get_object_once(r, c, changed));
-    if (!changed) return ok();
-  }
-  return fail(errc::slow_down, "The object kept changing while it was being read; please retry.");
 }
 
 result<void> delete_object(request& r, const context& c) {

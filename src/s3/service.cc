@@ -187,12 +187,6 @@ class service final : public http::handler {
     if (!r.key.empty()) w.element("Key", r.key);
     if (!r.bucket.empty()) w.element("BucketName", r.bucket);
     w.element("Resource", r.raw_path).element("RequestId", r.request_id).element("HostId", opts_.deployment_id);
-    if (e.is(objstore::errc::invalid_range)) {
-      // Clients rely on the size in Content-Range to recover from a bad range.
-      if (auto info = ctx_.store.stat_object(r.bucket, r.key, r.param("versionId"))) {
-        res.headers.set(http::bhttp::field::content_range, "bytes */" + std::to_string(info.value().size));
-      }
-    }
     (void)r.ex.out.send(res, w.finish());
   }
 
