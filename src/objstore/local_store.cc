@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <future>
 #include <boost/json.hpp>
 #include <mutex>
 
@@ -51,9 +52,17 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
                           const std::string& spill_name) {
   staged_body out;
   hasher md5(hash_kind::md5);
-  std::string buf(kIoChunk, '\0');
   fs::file f;
+  // Two chunks: once the body spills to a file, a helper thread hashes and
+  // writes one chunk while this thread receives the next (MD5 alone runs at
+  // about the speed of the disk, so doing both in series halves throughput).
+  std::string bufs[2] = {std::string(kIoChunk, '\0'), std::string(kIoChunk, '\0')};
+  int cur = 0;
+  // Declared last: its destructor waits for the helper before the buffers go away.
+  std::future<result<void>> pending;
+  auto settle = [&pending]() -> result<void> { return pending.valid() ? pending.get() : result<void>(ok()); };
   for (bool eof = false; !eof;) {
+    std::string& buf = bufs[cur];
     // Fill the whole chunk before hashing and writing: sources may deliver small pieces.
     size_t n = 0;
     while (n < buf.size()) {
@@ -68,8 +77,8 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
     out.size += n;
     if (out.size > max_size) return fail(errc::object_too_large, "object larger than the allowed maximum");
     std::string_view chunk(buf.data(), n);
-    md5.update(chunk);
     if (!f.valid() && out.memory.size() + n <= inline_max) {
+      md5.update(chunk);
       out.memory.append(chunk);
       continue;
     }
@@ -83,8 +92,15 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
       out.memory.clear();
       out.memory.shrink_to_fit();
     }
-    if (auto r = f.write_all(chunk); !r) return fail(io(r.error()));
+    SLUICE_TRY(settle());
+    pending = std::async(std::launch::async, [&md5, &f, chunk]() -> result<void> {
+      md5.update(chunk);
+      if (auto r = f.write_all(chunk); !r) return fail(io(r.error()));
+      return ok();
+    });
+    cur ^= 1;
   }
+  SLUICE_TRY(settle());
   if (f.valid()) {
     if (auto r = f.sync(); !r) return fail(io(r.error()));
     if (auto r = fs::fsync_dir(spill_dir); !r) return fail(io(r.error()));
