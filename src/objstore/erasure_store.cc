@@ -1,5 +1,7 @@
 #include "objstore/erasure_store.h"
 
+#include "objstore/internal/common.h"
+
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -33,58 +35,12 @@ namespace ec = erasure;
 
 namespace {
 
-constexpr std::string_view kSys = ".sluice.sys";
-constexpr std::string_view kMetaName = ".sluice.meta";
-constexpr std::string_view kDirObject = ".sluice.dir";  // key "a/" lives in a/.sluice.dir/
-constexpr std::string_view kDataPrefix = ".sluice.d-";
+using namespace detail;
+
 constexpr int kFormatVersion = 2;
 
-bool reserved(std::string_view name) { return name.starts_with(".sluice"); }
-error io(const error& e) { return error(errc::io_error, e.message()); }
 bool is_errno(const error& e, int v) { return e.code() == std::error_code(v, std::system_category()); }
 bool not_found(const error& e) { return is_errno(e, ENOENT) || is_errno(e, ENOTDIR) || is_errno(e, EISDIR); }
-
-std::string jstr(const json::object& o, std::string_view k) {
-  auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-int64_t jnum(const json::object& o, std::string_view k) {
-  auto* v = o.if_contains(k);
-  if (v && v->is_int64()) return v->as_int64();
-  if (v && v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
-  return 0;
-}
-json::object map_to_json(const std::map<std::string, std::string>& m) {
-  json::object o;
-  for (const auto& [k, v] : m) o[k] = v;
-  return o;
-}
-std::map<std::string, std::string> json_to_map(const json::value* v) {
-  std::map<std::string, std::string> out;
-  if (v && v->is_object()) {
-    for (const auto& [k, val] : v->as_object()) {
-      if (val.is_string()) out[std::string(k)] = std::string(val.as_string());
-    }
-  }
-  return out;
-}
-result<json::object> parse_json(std::string_view bytes, const std::string& what) {
-  boost::system::error_code ec;
-  auto v = json::parse(bytes, ec);
-  if (ec || !v.is_object()) return fail(errc::corrupt, "bad JSON in " + what);
-  return std::move(v.as_object());
-}
-result<json::object> read_json(const std::string& path) {
-  auto bytes = fs::read_file(path);
-  if (!bytes) return fail(bytes.error());
-  return parse_json(bytes.value(), path);
-}
-
-bool valid_upload_id(const std::string& id) {
-  if (id.size() != 36) return false;
-  return std::all_of(id.begin(), id.end(),
-                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == '-'; });
-}
 
 std::optional<ec::deployment_id> parse_deployment_id(const std::string& uuid) {
   std::string hex;
@@ -1048,49 +1004,23 @@ class erasure_store_impl final : public erasure_store {
 
   result<list_result> list_objects(const std::string& bucket, const list_options& opts) override {
     SLUICE_TRY(this->bucket(bucket));
-    list_result out;
-    if (opts.max_keys <= 0) return out;
+    if (opts.max_keys <= 0) return list_result{};
     std::string start;
     if (auto slash = opts.prefix.rfind('/'); slash != std::string::npos) start = opts.prefix.substr(0, slash + 1);
-    int count = 0;
-    std::string last_prefix;
+    list_page page(opts);
     auto emit = [&](const std::string& key, bool is_object) -> bool {
-      if (!key.starts_with(opts.prefix)) return true;
-      if (!opts.marker.empty() && key <= opts.marker) return true;
-      if (!opts.delimiter.empty()) {
-        size_t d = key.find(opts.delimiter, opts.prefix.size());
-        if (d != std::string::npos) {
-          std::string cp = key.substr(0, d + opts.delimiter.size());
-          if (cp == last_prefix || (!opts.marker.empty() && cp <= opts.marker)) return true;
-          if (count == opts.max_keys) {
-            out.truncated = true;
-            return false;
-          }
-          last_prefix = cp;
-          out.common_prefixes.push_back(cp);
-          out.next_marker = cp;
-          ++count;
-          return true;
-        }
-      }
-      if (!is_object) return true;
-      auto metas = read_metas(set_of(bucket, key), bucket, key);
-      auto rv = resolve(metas, {}, key);
-      if (!rv || rv.value().e.v.info.delete_marker) return true;  // deleted, leftover or unreadable
-      if (count == opts.max_keys) {
-        out.truncated = true;
-        return false;
-      }
-      object_info info = std::move(rv.value().e.v.info);
-      info.bucket = bucket;
-      info.key = key;
-      out.objects.push_back(std::move(info));
-      out.next_marker = key;
-      ++count;
-      return true;
+      return page.offer(key, is_object, [&]() -> std::optional<object_info> {
+        auto metas = read_metas(set_of(bucket, key), bucket, key);
+        auto rv = resolve(metas, {}, key);
+        if (!rv || rv.value().e.v.info.delete_marker) return std::nullopt;  // deleted, leftover or unreadable
+        object_info info = std::move(rv.value().e.v.info);
+        info.bucket = bucket;
+        info.key = key;
+        return info;
+      });
     };
-    walk(bucket, start, opts, last_prefix, emit);
-    return out;
+    walk(bucket, start, opts, page.last_prefix(), emit);
+    return page.take();
   }
 
   bool supports_versioning() const override { return true; }
@@ -1432,43 +1362,7 @@ class erasure_store_impl final : public erasure_store {
     }
     std::vector<upload_info> all;
     for (auto& [id, u] : by_id) all.push_back(std::move(u));
-    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-      return a.key != b.key ? a.key < b.key : a.initiated < b.initiated;
-    });
-    list_uploads_result out;
-    std::string last_prefix;
-    int count = 0;
-    for (const auto& u : all) {
-      if (!u.key.starts_with(opts.prefix)) continue;
-      if (!opts.key_marker.empty()) {
-        if (u.key < opts.key_marker) continue;
-        if (u.key == opts.key_marker && (opts.upload_id_marker.empty() || u.upload_id <= opts.upload_id_marker)) {
-          continue;
-        }
-      }
-      if (!opts.delimiter.empty()) {
-        size_t d = u.key.find(opts.delimiter, opts.prefix.size());
-        if (d != std::string::npos) {
-          std::string cp = u.key.substr(0, d + opts.delimiter.size());
-          if (cp == last_prefix) continue;
-          if (count == opts.max_uploads) {
-            out.truncated = true;
-            break;
-          }
-          last_prefix = cp;
-          out.common_prefixes.push_back(cp);
-          ++count;
-          continue;
-        }
-      }
-      if (count == opts.max_uploads) {
-        out.truncated = true;
-        break;
-      }
-      out.uploads.push_back(u);
-      ++count;
-    }
-    return out;
+    return detail::page_uploads(std::move(all), opts);
   }
 
   result<storage_info> storage() override {

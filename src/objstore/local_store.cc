@@ -15,6 +15,7 @@
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/fs.h"
+#include "objstore/internal/common.h"
 #include "objstore/meta_file.h"
 
 namespace sluice::objstore {
@@ -23,21 +24,10 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kSys = ".sluice.sys";
-constexpr std::string_view kMetaName = ".sluice.meta";
-constexpr std::string_view kDirObject = ".sluice.dir";  // key "a/" lives in a/.sluice.dir/
-constexpr std::string_view kDataPrefix = ".sluice.d-";
+using namespace detail;
+
 constexpr size_t kIoChunk = 1 << 20;
 constexpr int kFormatVersion = 1;
-
-bool reserved(std::string_view name) { return name.starts_with(".sluice"); }
-
-error io(const error& e) { return error(errc::io_error, e.message()); }
-
-bool valid_upload_id(const std::string& id) {
-  if (id.size() != 36) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == '-'; });
-}
 
 // Reads a source to the end into staging: the first `inline_max` bytes in
 // memory, the rest spilled to a file. Computes MD5 and size on the way.
@@ -157,39 +147,6 @@ class local_reader final : public object_reader {
   uint64_t pos_;
   uint64_t end_;
 };
-
-json::object meta_to_json(const metadata_map& m) {
-  json::object o;
-  for (const auto& [k, v] : m) o[k] = v;
-  return o;
-}
-metadata_map json_to_meta(const json::value* v) {
-  metadata_map out;
-  if (v && v->is_object()) {
-    for (const auto& [k, val] : v->as_object()) {
-      if (val.is_string()) out[std::string(k)] = std::string(val.as_string());
-    }
-  }
-  return out;
-}
-std::string jstr(const json::object& o, std::string_view k) {
-  auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-int64_t jnum(const json::object& o, std::string_view k) {
-  auto* v = o.if_contains(k);
-  if (v && v->is_int64()) return v->as_int64();
-  if (v && v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
-  return 0;
-}
-result<json::object> read_json(const std::string& path) {
-  auto bytes = fs::read_file(path);
-  if (!bytes) return fail(bytes.error());
-  boost::system::error_code ec;
-  auto v = json::parse(bytes.value(), ec);
-  if (ec || !v.is_object()) return fail(errc::corrupt, "bad JSON in " + path);
-  return std::move(v.as_object());
-}
 
 class local_store final : public object_layer {
  public:
@@ -488,50 +445,24 @@ class local_store final : public object_layer {
 
   result<list_result> list_objects(const std::string& bucket, const list_options& opts) override {
     SLUICE_TRY(this->bucket(bucket));
-    list_result out;
-    if (opts.max_keys <= 0) return out;
+    if (opts.max_keys <= 0) return list_result{};
     std::string bucket_dir = fs::join(opts_.root, bucket);
     // Start the walk in the deepest folder that the prefix names completely.
     std::string start;
     if (auto slash = opts.prefix.rfind('/'); slash != std::string::npos) start = opts.prefix.substr(0, slash + 1);
-    int count = 0;
-    std::string last_prefix;
+    list_page page(opts);
     auto emit = [&](const std::string& key, bool is_object) -> bool {
-      if (!key.starts_with(opts.prefix)) return true;
-      if (!opts.marker.empty() && key <= opts.marker) return true;
-      if (!opts.delimiter.empty()) {
-        size_t d = key.find(opts.delimiter, opts.prefix.size());
-        if (d != std::string::npos) {
-          std::string cp = key.substr(0, d + opts.delimiter.size());
-          if (cp == last_prefix || (!opts.marker.empty() && cp <= opts.marker)) return true;
-          if (count == opts.max_keys) {
-            out.truncated = true;
-            return false;
-          }
-          last_prefix = cp;
-          out.common_prefixes.push_back(cp);
-          out.next_marker = cp;
-          ++count;
-          return true;
-        }
-      }
-      if (!is_object) return true;
-      if (count == opts.max_keys) {
-        out.truncated = true;
-        return false;
-      }
-      auto m = load_meta(bucket, key);
-      if (!m || m.value().versions.front().info.delete_marker) return true;  // deleted meanwhile
-      object_info info = std::move(m.value().versions.front().info);
-      info.bucket = bucket;
-      info.key = key;
-      out.objects.push_back(std::move(info));
-      out.next_marker = key;
-      ++count;
-      return true;
+      return page.offer(key, is_object, [&]() -> std::optional<object_info> {
+        auto m = load_meta(bucket, key);
+        if (!m || m.value().versions.front().info.delete_marker) return std::nullopt;  // deleted meanwhile
+        object_info info = std::move(m.value().versions.front().info);
+        info.bucket = bucket;
+        info.key = key;
+        return info;
+      });
     };
-    walk(bucket_dir, start, opts, last_prefix, emit);
-    return out;
+    walk(bucket_dir, start, opts, page.last_prefix(), emit);
+    return page.take();
   }
 
   // ---------------------------------------------------------------- multipart
@@ -546,7 +477,7 @@ class local_store final : public object_layer {
                    {"key", key},
                    {"initiated", unix_nanos(std::chrono::system_clock::now())},
                    {"owner", opts.owner},
-                   {"meta", meta_to_json(opts.metadata)},
+                   {"meta", map_to_json(opts.metadata)},
                    {"tags", opts.tags}};
     if (auto r = fs::write_file_durable(fs::join(dir, "upload.json"), json::serialize(u)); !r) {
       return fail(io(r.error()));
@@ -614,7 +545,7 @@ class local_store final : public object_layer {
                     {"etag", part.etag},
                     {"mtime", unix_nanos(part.mod_time)},
                     {"file", file_name},
-                    {"checksums", meta_to_json(part.checksums)}};
+                    {"checksums", map_to_json(part.checksums)}};
     auto w = fs::write_file_durable(meta_path, json::serialize(pj));  // also makes the rename durable
     cleanup();
     if (!w) return fail(io(w.error()));
@@ -745,43 +676,7 @@ class local_store final : public object_layer {
                                   jstr(j.value(), "owner")});
       }
     }
-    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-      return a.key != b.key ? a.key < b.key : a.initiated < b.initiated;
-    });
-    list_uploads_result out;
-    std::string last_prefix;
-    int count = 0;
-    for (const auto& u : all) {
-      if (!u.key.starts_with(opts.prefix)) continue;
-      if (!opts.key_marker.empty()) {
-        if (u.key < opts.key_marker) continue;
-        if (u.key == opts.key_marker && (opts.upload_id_marker.empty() || u.upload_id <= opts.upload_id_marker)) {
-          continue;
-        }
-      }
-      if (!opts.delimiter.empty()) {
-        size_t d = u.key.find(opts.delimiter, opts.prefix.size());
-        if (d != std::string::npos) {
-          std::string cp = u.key.substr(0, d + opts.delimiter.size());
-          if (cp == last_prefix) continue;
-          if (count == opts.max_uploads) {
-            out.truncated = true;
-            break;
-          }
-          last_prefix = cp;
-          out.common_prefixes.push_back(cp);
-          ++count;
-          continue;
-        }
-      }
-      if (count == opts.max_uploads) {
-        out.truncated = true;
-        break;
-      }
-      out.uploads.push_back(u);
-      ++count;
-    }
-    return out;
+    return detail::page_uploads(std::move(all), opts);
   }
 
   result<storage_info> storage() override {
@@ -854,7 +749,7 @@ class local_store final : public object_layer {
     const auto& o = j.value();
     if (jstr(o, "key") != key) return fail(errc::upload_not_found, upload_id);
     upload_info u{key, upload_id, from_unix_nanos(jnum(o, "initiated")), jstr(o, "owner")};
-    return std::make_pair(u, json_to_meta(o.if_contains("meta")));
+    return std::make_pair(u, json_to_map(o.if_contains("meta")));
   }
 
   // part number -> (info, data file name)
@@ -870,7 +765,7 @@ class local_store final : public object_layer {
       if (!j) continue;
       const auto& o = j.value();
       part_info p{static_cast<int>(jnum(o, "n")), static_cast<uint64_t>(jnum(o, "size")), jstr(o, "etag"),
-                  from_unix_nanos(jnum(o, "mtime")), json_to_meta(o.if_contains("checksums"))};
+                  from_unix_nanos(jnum(o, "mtime")), json_to_map(o.if_contains("checksums"))};
       out[p.number] = {p, jstr(o, "file")};
     }
     return out;

@@ -1,5 +1,7 @@
 #include "objstore/meta_file.h"
 
+#include "objstore/internal/common.h"
+
 #include <boost/json.hpp>
 #include <cstring>
 
@@ -9,23 +11,11 @@ namespace json = boost::json;
 
 namespace {
 
+using detail::json_to_map;
+using detail::map_to_json;
+
 constexpr char kMagic[8] = {'S', 'L', 'M', 'E', 'T', 'A', '\0', '\1'};
 constexpr int kFormat = 1;
-
-json::object string_map(const std::map<std::string, std::string>& m) {
-  json::object o;
-  for (const auto& [k, v] : m) o[k] = v;
-  return o;
-}
-
-std::map<std::string, std::string> to_map(const json::value* v) {
-  std::map<std::string, std::string> out;
-  if (!v || !v->is_object()) return out;
-  for (const auto& [k, val] : v->as_object()) {
-    if (val.is_string()) out[std::string(k)] = std::string(val.as_string());
-  }
-  return out;
-}
 
 std::string str(const json::object& o, std::string_view k) {
   auto* v = o.if_contains(k);
@@ -51,9 +41,9 @@ std::string encode_meta(const meta_file& m) {
     v["mtime"] = unix_nanos(i.mod_time);
     v["size"] = i.size;
     v["etag"] = i.etag;
-    v["meta"] = string_map(i.metadata);
+    v["meta"] = map_to_json(i.metadata);
     if (!i.tags.empty()) v["tags"] = i.tags;
-    if (!i.checksums.empty()) v["checksums"] = string_map(i.checksums);
+    if (!i.checksums.empty()) v["checksums"] = map_to_json(i.checksums);
     if (!sv.data_dir.empty()) v["data_dir"] = sv.data_dir;
     if (sv.inline_data) {
       v["inline"] = true;
@@ -71,7 +61,7 @@ std::string encode_meta(const meta_file& m) {
       json::array parts;
       for (const auto& p : i.parts) {
         json::object po{{"n", p.number}, {"size", p.size}, {"etag", p.etag}};
-        if (!p.checksums.empty()) po["checksums"] = string_map(p.checksums);
+        if (!p.checksums.empty()) po["checksums"] = map_to_json(p.checksums);
         parts.push_back(std::move(po));
       }
       v["parts"] = std::move(parts);
@@ -114,9 +104,9 @@ result<meta_file> decode_meta(std::string_view bytes) {
     sv.info.mod_time = from_unix_nanos(num(v, "mtime"));
     sv.info.size = static_cast<uint64_t>(num(v, "size"));
     sv.info.etag = str(v, "etag");
-    sv.info.metadata = to_map(v.if_contains("meta"));
+    sv.info.metadata = json_to_map(v.if_contains("meta"));
     sv.info.tags = str(v, "tags");
-    sv.info.checksums = to_map(v.if_contains("checksums"));
+    sv.info.checksums = json_to_map(v.if_contains("checksums"));
     sv.data_dir = str(v, "data_dir");
     auto* inl = v.if_contains("inline");
     sv.inline_data = inl && inl->is_bool() && inl->as_bool();
@@ -151,7 +141,7 @@ result<meta_file> decode_meta(std::string_view bytes) {
         p.number = static_cast<int>(num(po, "n"));
         p.size = static_cast<uint64_t>(num(po, "size"));
         p.etag = str(po, "etag");
-        p.checksums = to_map(po.if_contains("checksums"));
+        p.checksums = json_to_map(po.if_contains("checksums"));
         sv.info.parts.push_back(std::move(p));
       }
     }
