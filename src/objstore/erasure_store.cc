@@ -649,7 +649,7 @@ class erasure_store_impl final : public erasure_store {
         total.failed += r.value().failed;
         return true;
       };
-      walk(b, start, lo, std::string(), emit);
+      walk_keys([&](const std::string& rel) { return merged_dir(b, rel); }, start, lo, std::string(), emit);
     }
     return total;
   }
@@ -1019,7 +1019,8 @@ class erasure_store_impl final : public erasure_store {
         return info;
       });
     };
-    walk(bucket, start, opts, page.last_prefix(), emit);
+    // Folders are merged over the set's online drives, so a key is found while any drive holding it is up.
+    walk_keys([&](const std::string& rel) { return merged_dir(bucket, rel); }, start, opts, page.last_prefix(), emit);
     return page.take();
   }
 
@@ -1087,7 +1088,7 @@ class erasure_store_impl final : public erasure_store {
       }
       return true;
     };
-    walk(bucket, start, lo, last_prefix, emit);
+    walk_keys([&](const std::string& rel) { return merged_dir(bucket, rel); }, start, lo, last_prefix, emit);
     if (!out.truncated) {
       out.next_key_marker.clear();
       out.next_version_id_marker.clear();
@@ -2027,50 +2028,6 @@ class erasure_store_impl final : public erasure_store {
     return out;
   }
 
-  // Visits keys under `rel` in lexicographic order, merging the folders of
-  // every online drive (so a key is found while any drive holding it is up).
-  // emit(key, is_object) returns false to stop.
-  template <class Emit>
-  bool walk(const std::string& bucket, const std::string& rel, const list_options& opts,
-            const std::string& last_prefix, Emit& emit) {
-    struct item {
-      std::string key;
-      bool subtree;
-    };
-    std::vector<item> items;
-    for (const auto& [name, has_meta] : merged_dir(bucket, rel)) {
-      if (name == kDirObject) {
-        if (!rel.empty() && has_meta) items.push_back({rel, false});
-        continue;
-      }
-      if (reserved(name)) continue;
-      std::string key = rel + name;
-      if (has_meta) items.push_back({key, false});
-      items.push_back({key + "/", true});
-    }
-    std::sort(items.begin(), items.end(), [](const item& a, const item& b) {
-      return a.key != b.key ? a.key < b.key : !a.subtree && b.subtree;
-    });
-    for (const auto& it : items) {
-      if (!it.subtree) {
-        if (!emit(it.key, true)) return false;
-        continue;
-      }
-      const std::string& sub = it.key;
-      if (!sub.starts_with(opts.prefix) && !opts.prefix.starts_with(sub)) continue;
-      if (!opts.marker.empty() && sub < opts.marker && !opts.marker.starts_with(sub)) continue;
-      if (opts.delimiter == "/" && sub.starts_with(opts.prefix) && sub.size() > opts.prefix.size()) {
-        if (sub == last_prefix) continue;
-        if (!opts.marker.empty() && sub <= opts.marker) continue;
-        if (!subtree_has_object(bucket, sub)) continue;
-        if (!emit(sub + "\x01", false)) return false;  // any key inside stands for the prefix
-        continue;
-      }
-      if (!walk(bucket, sub, opts, last_prefix, emit)) return false;
-    }
-    return true;
-  }
-
   // Sub-folders of bucket/rel on any online drive -> whether one holds a metadata file.
   std::map<std::string, bool> merged_dir(const std::string& bucket, const std::string& rel) {
     std::map<std::string, bool> out;
@@ -2087,16 +2044,6 @@ class erasure_store_impl final : public erasure_store {
       }
     }
     return out;
-  }
-
-  bool subtree_has_object(const std::string& bucket, const std::string& rel) {
-    for (const auto& [name, has_meta] : merged_dir(bucket, rel)) {
-      if (name == kDirObject && has_meta) return true;
-      if (reserved(name)) continue;
-      if (has_meta) return true;
-      if (subtree_has_object(bucket, rel + name + "/")) return true;
-    }
-    return false;
   }
 
   // ---------------------------------------------------------------- healing

@@ -461,7 +461,7 @@ class local_store final : public object_layer {
         return info;
       });
     };
-    walk(bucket_dir, start, opts, page.last_prefix(), emit);
+    walk_keys([&](const std::string& rel) { return folders(bucket_dir, rel); }, start, opts, page.last_prefix(), emit);
     return page.take();
   }
 
@@ -848,67 +848,16 @@ class local_store final : public object_layer {
     return ok();
   }
 
-  // Visits keys under `rel` (a folder path relative to the bucket, "" or ending in '/') in
-  // lexicographic order. emit(key, is_object) returns false to stop.
-  template <class Emit>
-  bool walk(const std::string& bucket_dir, const std::string& rel, const list_options& opts,
-            const std::string& last_prefix, Emit& emit) {
+  // The sub-folders of bucket folder `rel`, each with whether it holds a metadata file.
+  std::map<std::string, bool> folders(const std::string& bucket_dir, const std::string& rel) {
+    std::map<std::string, bool> out;
     std::string dir = rel.empty() ? bucket_dir : bucket_dir + "/" + rel.substr(0, rel.size() - 1);
     auto entries = fs::list_dir(dir);
-    if (!entries) return true;
-    struct item {
-      std::string key;
-      bool subtree;
-    };
-    std::vector<item> items;
+    if (!entries) return out;
     for (const auto& e : entries.value()) {
-      if (!e.is_dir) continue;
-      if (e.name == kDirObject) {
-        if (!rel.empty() && fs::exists(fs::join(fs::join(dir, e.name), kMetaName))) items.push_back({rel, false});
-        continue;
-      }
-      if (reserved(e.name)) continue;
-      std::string key = rel + e.name;
-      if (fs::exists(fs::join(fs::join(dir, e.name), kMetaName))) items.push_back({key, false});
-      items.push_back({key + "/", true});
+      if (e.is_dir) out[e.name] = fs::exists(fs::join(fs::join(dir, e.name), kMetaName));
     }
-    std::sort(items.begin(), items.end(), [](const item& a, const item& b) {
-      return a.key != b.key ? a.key < b.key : !a.subtree && b.subtree;
-    });
-    for (const auto& it : items) {
-      if (!it.subtree) {
-        if (!emit(it.key, true)) return false;
-        continue;
-      }
-      const std::string& sub = it.key;
-      // Prune subtrees that cannot hold a key matching the prefix or lying after the marker.
-      if (!sub.starts_with(opts.prefix) && !opts.prefix.starts_with(sub)) continue;
-      if (!opts.marker.empty() && sub < opts.marker && !opts.marker.starts_with(sub)) continue;
-      // With delimiter '/', a whole folder below the prefix is one common prefix.
-      if (opts.delimiter == "/" && sub.starts_with(opts.prefix) && sub.size() > opts.prefix.size()) {
-        if (sub == last_prefix) continue;
-        if (!opts.marker.empty() && sub <= opts.marker) continue;
-        if (!subtree_has_object(bucket_dir, sub)) continue;
-        if (!emit(sub + "\x01", false)) return false;  // any key inside stands for the prefix
-        continue;
-      }
-      if (!walk(bucket_dir, sub, opts, last_prefix, emit)) return false;
-    }
-    return true;
-  }
-
-  bool subtree_has_object(const std::string& bucket_dir, const std::string& rel) {
-    std::string dir = bucket_dir + "/" + rel.substr(0, rel.size() - 1);
-    auto entries = fs::list_dir(dir);
-    if (!entries) return false;
-    for (const auto& e : entries.value()) {
-      if (!e.is_dir) continue;
-      if (e.name == kDirObject && fs::exists(fs::join(fs::join(dir, e.name), kMetaName))) return true;
-      if (reserved(e.name)) continue;
-      if (fs::exists(fs::join(fs::join(dir, e.name), kMetaName))) return true;
-      if (subtree_has_object(bucket_dir, rel + e.name + "/")) return true;
-    }
-    return false;
+    return out;
   }
 
   local_store_options opts_;

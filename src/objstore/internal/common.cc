@@ -55,6 +55,59 @@ result<json::object> read_json(const std::string& path) {
   return parse_json(bytes.value(), path);
 }
 
+bool walk_keys(const folder_lister& list, const std::string& rel, const list_options& opts,
+               const std::string& last_prefix, const std::function<bool(const std::string&, bool)>& emit) {
+  struct item {
+    std::string key;
+    bool subtree;
+  };
+  std::vector<item> items;
+  for (const auto& [name, has_meta] : list(rel)) {
+    if (name == kDirObject) {
+      if (!rel.empty() && has_meta) items.push_back({rel, false});  // the "folder/" object itself
+      continue;
+    }
+    if (reserved(name)) continue;
+    std::string key = rel + name;
+    if (has_meta) items.push_back({key, false});
+    items.push_back({key + "/", true});
+  }
+  // "a" < "a-c" < "a/" < "a0": a folder sorts as its name plus '/'.
+  std::sort(items.begin(), items.end(), [](const item& a, const item& b) {
+    return a.key != b.key ? a.key < b.key : !a.subtree && b.subtree;
+  });
+  for (const auto& it : items) {
+    if (!it.subtree) {
+      if (!emit(it.key, true)) return false;
+      continue;
+    }
+    const std::string& sub = it.key;
+    // Prune folders that cannot hold a key matching the prefix or lying after the marker.
+    if (!sub.starts_with(opts.prefix) && !opts.prefix.starts_with(sub)) continue;
+    if (!opts.marker.empty() && sub < opts.marker && !opts.marker.starts_with(sub)) continue;
+    // With delimiter '/', a whole folder below the prefix is one common prefix.
+    if (opts.delimiter == "/" && sub.starts_with(opts.prefix) && sub.size() > opts.prefix.size()) {
+      if (sub == last_prefix) continue;
+      if (!opts.marker.empty() && sub <= opts.marker) continue;
+      if (!subtree_has_object(list, sub)) continue;
+      if (!emit(sub + "\x01", false)) return false;  // any key inside stands for the prefix
+      continue;
+    }
+    if (!walk_keys(list, sub, opts, last_prefix, emit)) return false;
+  }
+  return true;
+}
+
+bool subtree_has_object(const folder_lister& list, const std::string& rel) {
+  for (const auto& [name, has_meta] : list(rel)) {
+    if (name == kDirObject && has_meta) return true;
+    if (reserved(name)) continue;
+    if (has_meta) return true;
+    if (subtree_has_object(list, rel + name + "/")) return true;
+  }
+  return false;
+}
+
 list_uploads_result page_uploads(std::vector<upload_info> all, const list_uploads_options& opts) {
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
     return a.key != b.key ? a.key < b.key : a.initiated < b.initiated;

@@ -3,6 +3,7 @@
 // reserved names of the on-disk layout, small JSON helpers, upload ids, and
 // the paging of ListMultipartUploads. Not part of the module's API.
 #include <boost/json/object.hpp>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -81,6 +82,18 @@ class list_page {
   list_result out_;
   std::string last_prefix_;
 };
+
+// The sub-folders of a bucket folder `rel` ("" or ending in '/'), each mapped
+// to whether it holds an object metadata file. Backends supply it (one drive,
+// or the merge of a set's drives).
+using folder_lister = std::function<std::map<std::string, bool>(const std::string& rel)>;
+// Visits the keys under `rel` in lexicographic order, pruning folders that
+// cannot match opts (prefix, marker) and, with delimiter '/', offering a whole
+// folder once as a key inside it. emit(key, is_object) returns false to stop.
+bool walk_keys(const folder_lister& list, const std::string& rel, const list_options& opts,
+               const std::string& last_prefix, const std::function<bool(const std::string&, bool)>& emit);
+// Whether any object lives below folder `rel`.
+bool subtree_has_object(const folder_lister& list, const std::string& rel);
 
 // One page of ListMultipartUploads over every upload of a bucket (any order):
 // sorted by key then initiation, filtered by prefix and markers, rolled up by delimiter.
