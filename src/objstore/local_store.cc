@@ -83,9 +83,13 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
       out.memory.shrink_to_fit();
     }
     SLUICE_TRY(settle());
-    pending = std::async(std::launch::async, [&md5, &f, chunk]() -> result<void> {
+    uint64_t offset = out.size - n;
+    pending = std::async(std::launch::async, [&md5, &f, chunk, offset]() -> result<void> {
       md5.update(chunk);
       if (auto r = f.write_all(chunk); !r) return fail(io(r.error()));
+      // Start writeback of this chunk now, so the final fdatasync finds little left to flush.
+      // Durability still comes from that fdatasync; this only moves work earlier.
+      ::sync_file_range(f.fd(), static_cast<off_t>(offset), static_cast<off_t>(chunk.size()), SYNC_FILE_RANGE_WRITE);
       return ok();
     });
     cur ^= 1;
