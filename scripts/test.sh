@@ -16,5 +16,9 @@ ctest --test-dir "build/$preset" --output-on-failure -j"$(nproc)"
 units=$(date +%s)
 echo "== unit tests took $((units - built))s"
 
-SLUICE_BIN="$PWD/build/$preset/apps/sluice/sluice" tests/integration/run.sh
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+SLUICE_BIN="$PWD/build/$preset/apps/sluice/sluice" tests/integration/run.sh 2>&1 | tee "$log"
 echo "== integration tests took $(($(date +%s) - units))s; total $(($(date +%s) - start))s"
+# Last line: the integration suite's "N passed, N failed, N skipped" summary.
+grep -E '^integration: [0-9]+ passed' "$log" | tail -n 1
