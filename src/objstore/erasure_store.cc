@@ -1229,15 +1229,7 @@ class erasure_store_impl final : public erasure_store {
     list_parts_result out;
     out.upload = up.info;
     out.metadata = up.metadata;
-    for (const auto& [n, p] : parts) {
-      if (n <= part_marker) continue;
-      if (static_cast<int>(out.parts.size()) == max_parts) {
-        out.truncated = true;
-        break;
-      }
-      out.parts.push_back(p.first);
-      out.next_marker = n;
-    }
+    page_parts(parts, part_marker, max_parts, out);
     return out;
   }
 
@@ -1715,8 +1707,8 @@ class erasure_store_impl final : public erasure_store {
     return out;
   }
 
-  // Every version enough drives agree on, newest first.
-  std::vector<resolved> agreed_versions(const std::vector<drive_meta>& metas) const {
+  // Every version found on any drive, keyed by its signature, with the drives holding it.
+  std::map<std::string, resolved> group_versions(const std::vector<drive_meta>& metas) const {
     std::map<std::string, resolved> groups;
     for (int d = 0; d < per_set_; ++d) {
       for (const auto& e : metas[d].entries) {
@@ -1729,6 +1721,12 @@ class erasure_store_impl final : public erasure_store {
         it->second.holders.push_back(d);
       }
     }
+    return groups;
+  }
+
+  // Every version enough drives agree on, newest first.
+  std::vector<resolved> agreed_versions(const std::vector<drive_meta>& metas) const {
+    std::map<std::string, resolved> groups = group_versions(metas);
     std::vector<resolved> out;
     for (auto& [sig, g] : groups) {
       if (static_cast<int>(g.holders.size()) >= quorum_of(g.e.v)) out.push_back(std::move(g));
@@ -2075,18 +2073,7 @@ class erasure_store_impl final : public erasure_store {
     int unknown = 0;
     for (const auto& m : metas) unknown += (m.st == drive_meta::state::failed || m.st == drive_meta::state::corrupt) ? 1 : 0;
     // Group every version of every drive.
-    std::map<std::string, resolved> groups;
-    for (int d = 0; d < per_set_; ++d) {
-      for (const auto& e : metas[d].entries) {
-        std::string sig = signature(e.v);
-        auto [it, fresh] = groups.try_emplace(sig);
-        if (fresh) {
-          it->second.e = e;
-          it->second.sig = sig;
-        }
-        it->second.holders.push_back(d);
-      }
-    }
+    std::map<std::string, resolved> groups = group_versions(metas);
     std::set<std::string> agreed, droppable;
     for (const auto& [sig, g] : groups) {
       const int held = static_cast<int>(g.holders.size());

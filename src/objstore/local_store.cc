@@ -565,15 +565,7 @@ class local_store final : public object_layer {
     list_parts_result out;
     out.upload = upload.first;
     out.metadata = upload.second;
-    for (const auto& [n, p] : parts) {
-      if (n <= part_marker) continue;
-      if (static_cast<int>(out.parts.size()) == max_parts) {
-        out.truncated = true;
-        break;
-      }
-      out.parts.push_back(p.first);
-      out.next_marker = n;
-    }
+    page_parts(parts, part_marker, max_parts, out);
     return out;
   }
 

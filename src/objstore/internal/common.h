@@ -95,6 +95,22 @@ bool walk_keys(const folder_lister& list, const std::string& rel, const list_opt
 // Whether any object lives below folder `rel`.
 bool subtree_has_object(const folder_lister& list, const std::string& rel);
 
+// One page of ListParts: parts numbered above part_marker, at most max_parts.
+// `parts` maps part number -> (info, anything the backend keeps beside it).
+template <class Extra>
+void page_parts(const std::map<int, std::pair<part_info, Extra>>& parts, int part_marker, int max_parts,
+                list_parts_result& out) {
+  for (const auto& [n, p] : parts) {
+    if (n <= part_marker) continue;
+    if (static_cast<int>(out.parts.size()) == max_parts) {
+      out.truncated = true;
+      break;
+    }
+    out.parts.push_back(p.first);
+    out.next_marker = n;
+  }
+}
+
 // One page of ListMultipartUploads over every upload of a bucket (any order):
 // sorted by key then initiation, filtered by prefix and markers, rolled up by delimiter.
 list_uploads_result page_uploads(std::vector<upload_info> all, const list_uploads_options& opts);
