@@ -1,0 +1,325 @@
+// sluice-stream-bench: the stream engine end to end on this machine's disk
+// (docs/BENCHMARKS.md). In one run it measures
+//   1. the device: fdatasync latency of 4 KiB writes, sequential write bandwidth;
+//   2. appends through the engine (WAL on a file, objects in an in-process
+//      object layer on the same disk): throughput and ack latency p50/p99/p999
+//      at several offered loads, object-store PUTs per GB written;
+//   3. catch-up reads with cold caches from objects beside the object layer's
+//      raw GET throughput of the same objects.
+// Prints a table and one JSON line per figure.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "objstore/local_store.h"
+#include "stream/engine.h"
+
+using namespace sluice;
+using namespace std::chrono;
+namespace fsys = std::filesystem;
+
+namespace {
+
+struct percentiles {
+  double p50 = 0, p99 = 0, p999 = 0, max = 0;
+};
+
+percentiles pct(std::vector<double> v) {
+  percentiles p;
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]; };
+  p.p50 = at(0.50);
+  p.p99 = at(0.99);
+  p.p999 = at(0.999);
+  p.max = v.back();
+  return p;
+}
+
+void json_line(const std::string& name, const std::string& fields) {
+  std::printf("{\"bench\":\"stream\",\"figure\":\"%s\",%s}\n", name.c_str(), fields.c_str());
+}
+
+// fdatasync latency of 4 KiB overwrites in a preallocated file (what a WAL flush costs).
+percentiles device_fsync(const std::string& dir, int count) {
+  std::string path = dir + "/fsync.probe";
+  int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+  if (fd < 0) std::exit(1);
+  std::vector<char> buf(4096, 'x');
+  for (int i = 0; i < 256; ++i) (void)!::pwrite(fd, buf.data(), buf.size(), i * 4096L);
+  ::fdatasync(fd);
+  std::vector<double> lat;
+  for (int i = 0; i < count; ++i) {
+    auto t0 = steady_clock::now();
+    (void)!::pwrite(fd, buf.data(), buf.size(), (i % 256) * 4096L);
+    ::fdatasync(fd);
+    lat.push_back(duration<double, std::milli>(steady_clock::now() - t0).count());
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return pct(lat);
+}
+
+// Sequential write bandwidth with 1 MiB O_DIRECT writes, fdatasync every 16 MiB.
+double device_seq_write(const std::string& dir, size_t total) {
+  std::string path = dir + "/seq.probe";
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_DIRECT, 0644);
+  bool direct = fd >= 0;
+  if (!direct) fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  if (fd < 0) std::exit(1);
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, 1 << 20) != 0) std::exit(1);
+  std::memset(mem, 'y', 1 << 20);
+  auto t0 = steady_clock::now();
+  for (size_t off = 0; off < total; off += 1 << 20) {
+    if (::pwrite(fd, mem, 1 << 20, static_cast<off_t>(off)) != (1 << 20)) std::exit(1);
+    if ((off + (1 << 20)) % (16 << 20) == 0) ::fdatasync(fd);
+  }
+  ::fdatasync(fd);
+  double secs = duration<double>(steady_clock::now() - t0).count();
+  ::close(fd);
+  ::unlink(path.c_str());
+  std::free(mem);
+  return total / secs / 1e6;
+}
+
+struct setup {
+  std::unique_ptr<objstore::object_layer> layer;
+  std::unique_ptr<stream::object_storage> storage;
+  std::unique_ptr<stream::meta::meta_store> meta;
+  std::unique_ptr<stream::engine> engine;
+};
+
+setup open_all(const std::string& dir, const stream::engine_options& opts, uint64_t wal_capacity) {
+  setup s;
+  auto layer = objstore::open_local_store({dir + "/objects"});
+  if (!layer) std::exit(1);
+  s.layer = std::move(layer).value();
+  auto st = stream::make_local_storage(*s.layer, "stream-bench", "root");
+  if (!st) std::exit(1);
+  s.storage = std::move(st).value();
+  auto m = stream::meta::open_sqlite(dir + "/meta.db");
+  if (!m) std::exit(1);
+  s.meta = std::move(m).value();
+  auto dev = stream::wal::open_file_device(dir + "/wal", wal_capacity, true);
+  if (!dev) {
+    std::fprintf(stderr, "wal: %s\n", dev.error().message().c_str());
+    std::exit(1);
+  }
+  auto e = stream::open_engine(opts, std::move(dev).value(), *s.meta, *s.storage);
+  if (!e) {
+    std::fprintf(stderr, "engine: %s\n", e.error().message().c_str());
+    std::exit(1);
+  }
+  s.engine = std::move(e).value();
+  return s;
+}
+
+struct load_result {
+  double offered_mbs, achieved_mbs;
+  percentiles lat;
+  uint64_t records, errors;
+};
+
+// Producers append `size`-byte records round-robin over the streams at an
+// aggregate rate (0 = as fast as the engine acks, with a bounded window).
+load_result run_load(stream::engine& e, const std::vector<stream::stream_id>& streams, int producers, size_t size,
+                     double rate_mbs, double seconds) {
+  std::atomic<uint64_t> records{0}, errors{0}, bytes{0};
+  std::mutex mu;
+  std::vector<double> lat;
+  auto start = steady_clock::now();
+  auto stop_at = start + duration<double>(seconds);
+  std::vector<std::thread> threads;
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      std::atomic<int> in_flight{0};
+      std::vector<double> mine;
+      std::mutex mine_mu;
+      std::string payload(size, static_cast<char>('a' + p));
+      double per_sec = rate_mbs > 0 ? rate_mbs * 1e6 / size / producers : 0;
+      uint64_t n = 0;
+      while (steady_clock::now() < stop_at) {
+        if (per_sec > 0) {
+          auto due = start + duration<double>(n / per_sec);
+          if (due > steady_clock::now()) std::this_thread::sleep_until(due);
+        } else {
+          while (in_flight.load() >= 64) std::this_thread::sleep_for(microseconds(50));
+        }
+        auto id = streams[(n * producers + p) % streams.size()];
+        ++n;
+        auto t0 = steady_clock::now();
+        in_flight++;
+        stream::append_request req;
+        req.payload = payload;
+        req.count = 1;
+        e.append(id, std::move(req), [&, t0](result<stream::append_result> r) {
+          double ms = duration<double, std::milli>(steady_clock::now() - t0).count();
+          if (r) {
+            records++;
+            bytes += size;
+            std::lock_guard lk(mine_mu);
+            mine.push_back(ms);
+          } else {
+            errors++;
+          }
+          in_flight--;
+        });
+      }
+      while (in_flight.load() > 0) std::this_thread::sleep_for(milliseconds(1));
+      std::lock_guard lk(mu);
+      lat.insert(lat.end(), mine.begin(), mine.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  double secs = duration<double>(steady_clock::now() - start).count();
+  return {rate_mbs, bytes.load() / secs / 1e6, pct(lat), records.load(), errors.load()};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice-stream-bench: stream engine append latency/throughput and catch-up reads"};
+  std::string dir = "bench-stream";
+  double seconds = 8;
+  size_t record = 1024;
+  std::vector<double> rates = {10, 50, 100, 0};
+  int streams_n = 16, producers = 4;
+  size_t catchup_mb = 512;
+  app.add_option("--dir", dir, "Scratch folder on the disk under test (emptied)");
+  app.add_option("--seconds", seconds, "Duration of each load step");
+  app.add_option("--record", record, "Record (batch) size in bytes");
+  app.add_option("--rates", rates, "Offered loads in MB/s; 0 = unthrottled");
+  app.add_option("--streams", streams_n, "Streams (partitions)");
+  app.add_option("--producers", producers, "Producer threads");
+  app.add_option("--catchup-mb", catchup_mb, "Data written before the catch-up read");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+  fsys::remove_all(dir);
+  fsys::create_directories(dir);
+  dir = fsys::absolute(dir).string();
+
+  auto fs = device_fsync(dir, 2000);
+  double seq = device_seq_write(dir, 1ull << 30);
+  std::printf("device: fdatasync 4 KiB p50 %.3f ms p99 %.3f ms p999 %.3f ms; sequential write %.0f MB/s\n", fs.p50,
+              fs.p99, fs.p999, seq);
+  json_line("device", fmt::format("\"fsync_p50_ms\":{:.3f},\"fsync_p99_ms\":{:.3f},\"fsync_p999_ms\":{:.3f},"
+                                  "\"seq_write_mbs\":{:.0f}",
+                                  fs.p50, fs.p99, fs.p999, seq));
+
+  stream::engine_options opts;
+  opts.janitor_interval = hours(1);  // compaction measured separately
+  {
+    auto s = open_all(dir, opts, 2ull << 30);
+    std::vector<stream::stream_id> ids;
+    for (int i = 0; i < streams_n; ++i) {
+      auto st = s.engine->create_stream({{"bench", std::to_string(i)}});
+      ids.push_back(st.value().id);
+      (void)s.engine->open_stream(st.value().id);
+    }
+    std::printf("\n%10s %10s %9s %9s %9s %9s %8s\n", "offered", "achieved", "p50 ms", "p99 ms", "p999 ms", "max ms",
+                "errors");
+    for (double rate : rates) {
+      auto r = run_load(*s.engine, ids, producers, record, rate, seconds);
+      std::printf("%10s %8.1f MB/s %7.3f %9.3f %9.3f %9.3f %8llu\n",
+                  rate > 0 ? fmt::format("{:.0f} MB/s", rate).c_str() : "max", r.achieved_mbs, r.lat.p50, r.lat.p99,
+                  r.lat.p999, r.lat.max, static_cast<unsigned long long>(r.errors));
+      json_line("append", fmt::format("\"offered_mbs\":{},\"achieved_mbs\":{:.1f},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},"
+                                      "\"p999_ms\":{:.3f},\"record\":{},\"streams\":{},\"producers\":{}",
+                                      rate, r.achieved_mbs, r.lat.p50, r.lat.p99, r.lat.p999, record, streams_n,
+                                      producers));
+    }
+    (void)s.engine->flush();
+    auto st = s.engine->stats();
+    double gb = st.upload_bytes / 1e9;
+    std::printf("\nuploads: %llu objects, %.2f GB, %llu PUT requests => %.1f PUTs per GB\n",
+                static_cast<unsigned long long>(st.uploads), gb, static_cast<unsigned long long>(st.put_requests),
+                gb > 0 ? st.put_requests / gb : 0.0);
+    json_line("puts_per_gb", fmt::format("\"puts\":{},\"gb\":{:.3f},\"puts_per_gb\":{:.1f}", st.put_requests, gb,
+                                         gb > 0 ? st.put_requests / gb : 0.0));
+    s.engine->close();
+  }
+
+  // Catch-up: fresh data, then a cold engine reads it all back from objects.
+  fsys::remove_all(dir);
+  fsys::create_directories(dir);
+  std::vector<stream::stream_id> ids;
+  {
+    auto s = open_all(dir, opts, 2ull << 30);
+    for (int i = 0; i < streams_n; ++i) {
+      auto st = s.engine->create_stream({});
+      ids.push_back(st.value().id);
+      (void)s.engine->open_stream(st.value().id);
+    }
+    std::string payload(16 << 10, 'z');
+    size_t n = (catchup_mb << 20) / payload.size();
+    std::atomic<size_t> done{0};
+    for (size_t i = 0; i < n; ++i) {
+      stream::append_request req;
+      req.payload = payload;
+      while (i - done.load() > 256) std::this_thread::sleep_for(microseconds(100));
+      s.engine->append(ids[i % ids.size()], std::move(req), [&](auto) { done++; });
+    }
+    while (done.load() < n) std::this_thread::sleep_for(milliseconds(1));
+    (void)s.engine->flush();
+    s.engine->close();
+  }
+  {
+    stream::engine_options cold = opts;
+    cold.background = false;
+    auto s = open_all(dir, cold, 2ull << 30);
+    auto t0 = steady_clock::now();
+    uint64_t bytes = 0;
+    for (auto id : ids) {
+      auto st = s.engine->status(id).value();
+      stream::offset cur = st.start;
+      while (cur < st.end) {
+        auto r = s.engine->read(id, cur, {.max_bytes = 1 << 20});
+        if (!r || r.value().empty()) {
+          std::fprintf(stderr, "catch-up read failed at %lld\n", static_cast<long long>(cur));
+          return 1;
+        }
+        for (const auto& rec : r.value()) {
+          bytes += rec->payload.size();
+          cur = rec->end();
+        }
+      }
+    }
+    double secs = duration<double>(steady_clock::now() - t0).count();
+    double catchup = bytes / secs / 1e6;
+    auto st = s.engine->stats();
+    // Raw GETs of the same objects through the same storage interface.
+    auto listed = s.storage->list("").value();
+    auto t1 = steady_clock::now();
+    uint64_t raw_bytes = 0;
+    for (const auto& o : listed) {
+      for (uint64_t off = 0; off < o.size; off += 8 << 20) {
+        auto g = s.storage->get(o.key, off, 8 << 20);
+        if (!g) return 1;
+        raw_bytes += g.value().size();
+      }
+    }
+    double raw = raw_bytes / duration<double>(steady_clock::now() - t1).count() / 1e6;
+    std::printf("\ncatch-up read (cold caches): %.0f MB/s, %llu GETs; raw GET of the same objects: %.0f MB/s; "
+                "ratio %.2f\n",
+                catchup, static_cast<unsigned long long>(st.get_requests), raw, catchup / raw);
+    json_line("catchup", fmt::format("\"catchup_mbs\":{:.0f},\"raw_get_mbs\":{:.0f},\"ratio\":{:.2f},\"gets\":{}",
+                                     catchup, raw, catchup / raw, st.get_requests));
+  }
+  fsys::remove_all(dir);
+  return 0;
+}

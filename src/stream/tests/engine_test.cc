@@ -1,0 +1,444 @@
+#include "stream/engine.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+namespace sluice::stream {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string payload_for(uint64_t stream, offset base, size_t size) {
+  std::string p(size, '\0');
+  std::mt19937_64 rng(stream * 1'000'003 + static_cast<uint64_t>(base));
+  for (auto& c : p) c = static_cast<char>(rng());
+  return p;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("sluice-engine-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    storage_ = make_memory_storage();
+    opts_.background = false;
+    opts_.delete_grace = 0ms;
+    opts_.compaction_bytes_per_sec = 0;
+    opts_.append_wait = 200ms;
+  }
+  void TearDown() override {
+    engine_.reset();
+    meta_.reset();
+    fs::remove_all(dir_);
+  }
+
+  object_storage& storage() { return fault_ ? static_cast<object_storage&>(*fault_) : *storage_; }
+
+  void open() {
+    engine_.reset();
+    if (!meta_) {
+      auto m = meta::open_sqlite((dir_ / "meta.db").string());
+      ASSERT_TRUE(m) << m.error().message();
+      meta_ = std::move(m).value();
+    }
+    auto dev = wal::open_file_device((dir_ / "wal").string(), 64 << 20, true);
+    ASSERT_TRUE(dev) << dev.error().message();
+    auto e = open_engine(opts_, std::move(dev).value(), *meta_, storage());
+    ASSERT_TRUE(e) << e.error().message();
+    engine_ = std::move(e).value();
+  }
+
+  stream_id new_stream() {
+    auto s = engine_->create_stream({{"topic", "t"}});
+    EXPECT_TRUE(s) << s.error().message();
+    auto o = engine_->open_stream(s.value().id);
+    EXPECT_TRUE(o) << o.error().message();
+    return s.value().id;
+  }
+
+  append_result append(stream_id s, size_t size = 1000, uint32_t count = 10, int64_t ts = -1) {
+    auto st = engine_->status(s);
+    EXPECT_TRUE(st);
+    append_request req;
+    req.count = count;
+    req.max_timestamp = ts;
+    req.payload = "placeholder";
+    req.stamp = [size, s](std::string& p, offset base) { p = payload_for(s.value(), base, size); };
+    auto r = engine_->append_sync(s, std::move(req));
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? r.value() : append_result{};
+  }
+
+  // Reads [from, end) and checks every record's bytes.
+  size_t read_all_and_check(stream_id s, offset from, offset end, size_t max_bytes = 64 << 10) {
+    offset cur = from;
+    size_t records = 0;
+    while (cur < end) {
+      auto r = engine_->read(s, cur, {.max_bytes = max_bytes});
+      EXPECT_TRUE(r) << r.error().message();
+      if (!r || r.value().empty()) break;
+      for (const auto& rec : r.value()) {
+        EXPECT_LE(rec->base, cur);
+        EXPECT_GT(rec->end(), cur);
+        EXPECT_EQ(rec->stream, s);
+        EXPECT_EQ(rec->payload, payload_for(s.value(), rec->base, rec->payload.size())) << "at " << rec->base;
+        cur = rec->end();
+        ++records;
+      }
+    }
+    EXPECT_EQ(cur, end);
+    return records;
+  }
+
+  fs::path dir_;
+  engine_options opts_;
+  std::unique_ptr<object_storage> storage_;
+  std::unique_ptr<fault_storage> fault_;
+  std::unique_ptr<meta::meta_store> meta_;
+  std::unique_ptr<engine> engine_;
+};
+
+TEST_F(EngineTest, AppendAssignsDenseOffsetsAndReadsFromCache) {
+  open();
+  auto s = new_stream();
+  offset expect = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto r = append(s, 100 + i, 1 + i % 5);
+    EXPECT_EQ(r.base, expect);
+    expect = r.end;
+  }
+  EXPECT_EQ(engine_->status(s).value().end, expect);
+  EXPECT_EQ(read_all_and_check(s, 0, expect), 50u);
+  // A read from the middle of a record returns that record first.
+  auto r = engine_->read(s, 2);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r.value().front()->base, 1);
+  // At the end: empty; past it: out of range.
+  EXPECT_TRUE(engine_->read(s, expect).value().empty());
+  EXPECT_TRUE(engine_->read(s, expect + 1).error().is(errc::offset_out_of_range));
+}
+
+TEST_F(EngineTest, AppendToUnopenedStreamFails) {
+  open();
+  auto s = engine_->create_stream({});
+  ASSERT_TRUE(s);
+  append_request req;
+  req.payload = "x";
+  auto r = engine_->append_sync(s.value().id, std::move(req));
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(errc::stream_not_open));
+  EXPECT_FALSE(engine_->append_sync(stream_id(999), {}));
+}
+
+TEST_F(EngineTest, FlushUploadsAndReadsComeFromObjects) {
+  opts_.log_cache_bytes = 64 << 10;  // tiny: uploaded blocks are evicted at once
+  opts_.object_block_bytes = 4096;
+  open();
+  auto a = new_stream();
+  auto b = new_stream();
+  offset ea = 0, eb = 0;
+  for (int round = 0; round < 6; ++round) {
+    for (int i = 0; i < 5; ++i) {
+      ea = append(a, 1500).end;
+      eb = append(b, 700, 3).end;
+    }
+    ASSERT_TRUE(engine_->flush());
+  }
+  auto st = engine_->stats();
+  EXPECT_GE(st.uploads, 6u);
+  EXPECT_LE(st.cache_bytes, 64u << 10);
+  EXPECT_EQ(engine_->status(a).value().committed, ea);
+  EXPECT_EQ(read_all_and_check(a, 0, ea, 5000), 30u);
+  EXPECT_EQ(read_all_and_check(b, 0, eb, 100), 30u);
+  EXPECT_GT(engine_->stats().object_reads, 0u);
+  // Objects are in the bucket under their keys.
+  auto listed = storage_->list("");
+  ASSERT_TRUE(listed);
+  EXPECT_GE(listed.value().size(), 6u);
+}
+
+TEST_F(EngineTest, ReadAheadFetchesSeveralBlocksPerRequest) {
+  opts_.object_block_bytes = 4096;
+  opts_.readahead_min = 16 << 10;
+  open();
+  auto s = new_stream();
+  offset end = 0;
+  for (int i = 0; i < 400; ++i) end = append(s, 1000, 1).end;
+  open();  // a clean restart uploads everything; the new engine's caches are cold
+  ASSERT_TRUE(engine_->open_stream(s));
+  EXPECT_EQ(storage_->list("").value().size(), 1u);
+  EXPECT_EQ(read_all_and_check(s, 0, end, 4000), 400u);
+  auto gets = engine_->stats().get_requests;
+  // ~100 blocks of 4 KiB in one object: one index GET, then block GETs whose
+  // size doubles from 16 KiB while reads stay sequential.
+  EXPECT_LT(gets, 12u);
+  EXPECT_GT(engine_->stats().block_cache_hits, 50u);
+}
+
+TEST_F(EngineTest, RestartReplaysTheWalPastCommittedData) {
+  opts_.log_cache_bytes = 1 << 20;
+  opts_.upload_on_close = false;
+  open();
+  auto s = new_stream();
+  offset committed = 0;
+  for (int i = 0; i < 20; ++i) committed = append(s, 2000).end;
+  ASSERT_TRUE(engine_->flush());
+  offset end = committed;
+  for (int i = 0; i < 30; ++i) end = append(s, 3000).end;
+  // Simulate a crash: nothing more is uploaded. (A real kill -9 is tested in
+  // KillNineLosesNoAcknowledgedAppend.)
+  engine_.reset();
+  opts_.upload_on_close = true;
+  open();
+  EXPECT_EQ(engine_->stats().recovered_records, 30u);
+  auto st = engine_->status(s);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st.value().end, end);
+  ASSERT_TRUE(engine_->open_stream(s));
+  EXPECT_EQ(read_all_and_check(s, 0, end), 50u);
+  ASSERT_TRUE(engine_->flush());
+  EXPECT_EQ(engine_->status(s).value().committed, end);
+  // New appends continue after the recovered ones.
+  EXPECT_EQ(append(s).base, end);
+  // And after a clean restart nothing is replayed twice.
+  engine_.reset();
+  open();
+  EXPECT_EQ(engine_->stats().recovered_records, 0u);
+  ASSERT_TRUE(engine_->open_stream(s));
+  EXPECT_EQ(read_all_and_check(s, 0, end + 10), 51u);
+}
+
+TEST_F(EngineTest, KillNineLosesNoAcknowledgedAppend) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  // The stream is created by the parent so both agree on its id.
+  open();
+  auto s = new_stream();
+  engine_.reset();
+  meta_.reset();
+  opts_.background = true;
+  opts_.upload_interval = 50ms;
+  opts_.upload_bytes = 64 << 10;
+  opts_.janitor_interval = 20ms;
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    // The child shares the parent's memory storage copy-on-write, so uploads
+    // it makes are lost with it: only the WAL and the metadata survive. Use a
+    // fault storage that refuses every upload to make that explicit.
+    fault_plan plan;
+    plan.fail_rate = 1.0;
+    fault_ = std::make_unique<fault_storage>(*storage_, plan);
+    auto m = meta::open_sqlite((dir_ / "meta.db").string());
+    auto dev = wal::open_file_device((dir_ / "wal").string(), 64 << 20, true);
+    if (!m || !dev) ::_exit(2);
+    meta_ = std::move(m).value();
+    auto e = open_engine(opts_, std::move(dev).value(), *meta_, *fault_);
+    if (!e) ::_exit(3);
+    if (!e.value()->open_stream(s)) ::_exit(4);
+    for (;;) {
+      append_request req;
+      req.count = 1;
+      req.stamp = [s](std::string& p, offset base) { p = payload_for(s.value(), base, 777); };
+      auto r = e.value()->append_sync(s, std::move(req));
+      if (!r) ::_exit(5);
+      int64_t end = r.value().end;
+      if (::write(fds[1], &end, sizeof end) != sizeof end) ::_exit(6);
+    }
+  }
+  ::close(fds[1]);
+  int64_t acked = 0, v = 0;
+  while (acked < 300 && ::read(fds[0], &v, sizeof v) == sizeof v) acked = v;
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ::close(fds[0]);
+  ASSERT_GE(acked, 300) << "child exited early with status " << status;
+  opts_.background = false;
+  open();
+  auto st = engine_->status(s);
+  ASSERT_TRUE(st);
+  EXPECT_GE(st.value().end, acked);
+  ASSERT_TRUE(engine_->open_stream(s));
+  read_all_and_check(s, 0, st.value().end);
+  ASSERT_TRUE(engine_->flush());
+  EXPECT_EQ(engine_->status(s).value().committed, st.value().end);
+}
+
+TEST_F(EngineTest, UploadsRetryThroughStorageFaults) {
+  fault_plan plan;
+  plan.fail_rate = 0.5;
+  plan.fail_after_rate = 0.2;
+  plan.duplicate_rate = 0.2;
+  plan.seed = 7;
+  fault_ = std::make_unique<fault_storage>(*storage_, plan);
+  opts_.background = true;
+  opts_.upload_bytes = 16 << 10;
+  opts_.upload_interval = 20ms;
+  opts_.log_cache_bytes = 256 << 10;
+  opts_.janitor_interval = 1h;
+  open();
+  auto s = new_stream();
+  offset end = 0;
+  for (int i = 0; i < 200; ++i) end = append(s, 1000).end;
+  // flush() waits for the uploader, which retries failed requests with backoff.
+  for (int i = 0; i < 20 && engine_->status(s).value().committed < end; ++i) (void)engine_->flush();
+  EXPECT_EQ(engine_->status(s).value().committed, end);
+  EXPECT_GT(fault_->injected(), 0u);
+  fault_->set_plan({});
+  EXPECT_EQ(read_all_and_check(s, 0, end), 200u);
+}
+
+TEST_F(EngineTest, CacheFullIsBackPressureNotGrowth) {
+  // Uploads fail, so data waiting for upload fills the cache.
+  fault_plan plan;
+  plan.fail_rate = 1.0;
+  fault_ = std::make_unique<fault_storage>(*storage_, plan);
+  opts_.background = true;
+  opts_.log_cache_bytes = 20 << 10;
+  opts_.append_wait = 50ms;
+  opts_.upload_interval = 10ms;
+  open();
+  auto s = new_stream();
+  int ok_count = 0;
+  bool saw_full = false;
+  for (int i = 0; i < 50; ++i) {
+    append_request req;
+    req.payload = std::string(1000, 'x');
+    auto r = engine_->append_sync(s, std::move(req));
+    if (r) {
+      ++ok_count;
+    } else {
+      EXPECT_TRUE(r.error().is(errc::cache_full)) << r.error().message();
+      saw_full = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(saw_full);
+  EXPECT_LT(ok_count, 21);
+  fault_->set_plan({});
+  ASSERT_TRUE(engine_->flush());  // uploads free the space
+  append_request req;
+  req.payload = std::string(1000, 'x');
+  EXPECT_TRUE(engine_->append_sync(s, std::move(req)));
+}
+
+TEST_F(EngineTest, TrimRetentionAndObjectDeletion) {
+  opts_.log_cache_bytes = 32 << 10;
+  opts_.compaction = false;  // keep one object per upload, so counts are predictable
+  open();
+  auto s = new_stream();
+  offset end = 0;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 10; ++i) end = append(s, 1000).end;
+    ASSERT_TRUE(engine_->flush());
+  }
+  auto objects_before = storage_->list("").value().size();
+  EXPECT_EQ(objects_before, 5u);
+  // Keep about two uploads' worth.
+  engine_->set_retention(s, {.bytes = 25'000});
+  ASSERT_TRUE(engine_->run_janitor());
+  auto st = engine_->status(s).value();
+  EXPECT_EQ(st.start, 300);  // three whole objects of 100 offsets dropped
+  EXPECT_EQ(storage_->list("").value().size(), 2u);
+  EXPECT_TRUE(engine_->read(s, 0).error().is(errc::offset_out_of_range));
+  EXPECT_EQ(read_all_and_check(s, st.start, end), 20u);
+  // Time retention: everything older than 1 ms (timestamps were -1 => commit time).
+  std::this_thread::sleep_for(5ms);
+  engine_->set_retention(s, {.time = 1ms});
+  ASSERT_TRUE(engine_->run_janitor());
+  EXPECT_EQ(engine_->status(s).value().start, end);
+  EXPECT_EQ(storage_->list("").value().size(), 0u);
+  // Explicit trim (DeleteRecords) inside data still in the cache.
+  offset e2 = 0;
+  for (int i = 0; i < 5; ++i) e2 = append(s, 100).end;
+  ASSERT_TRUE(engine_->trim(s, end + 20));
+  EXPECT_EQ(read_all_and_check(s, end + 20, e2), 3u);
+}
+
+TEST_F(EngineTest, CompactionMergesAndSplitsAndKeepsReadsCorrect) {
+  opts_.log_cache_bytes = 16 << 10;
+  opts_.object_block_bytes = 2048;
+  opts_.stream_split_bytes = 30 << 10;
+  opts_.compaction_min_objects = 3;
+  open();
+  std::vector<stream_id> streams = {new_stream(), new_stream(), new_stream()};
+  std::vector<offset> ends(3, 0);
+  for (int round = 0; round < 8; ++round) {
+    for (int i = 0; i < 6; ++i) {
+      ends[0] = append(streams[0], 1000).end;  // a big stream: 48 KB in all -> split out
+      if (i % 2 == 0) ends[1] = append(streams[1], 300).end;
+      if (i % 3 == 0) ends[2] = append(streams[2], 200).end;
+    }
+    ASSERT_TRUE(engine_->flush());
+  }
+  EXPECT_EQ(storage_->list("").value().size(), 8u);
+  ASSERT_TRUE(engine_->run_janitor());
+  EXPECT_GT(engine_->stats().compactions, 0u);
+  // 8 stream-set objects became one stream object (stream 0) and one stream-set object.
+  EXPECT_EQ(storage_->list("").value().size(), 2u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_GT(read_all_and_check(streams[i], 0, ends[i], 3000), 0u);
+  // Compaction again is a no-op on the result.
+  auto c = engine_->stats().compactions;
+  ASSERT_TRUE(engine_->run_janitor());
+  EXPECT_EQ(engine_->stats().compactions, c);
+}
+
+TEST_F(EngineTest, CorruptObjectIsReportedNotServed) {
+  open();
+  auto s = new_stream();
+  for (int i = 0; i < 20; ++i) append(s, 1000);
+  open();  // uploads, then cold caches
+  ASSERT_TRUE(engine_->open_stream(s));
+  auto listed = storage_->list("").value();
+  ASSERT_EQ(listed.size(), 1u);
+  auto bytes = storage_->get(listed[0].key, 0, 0).value();
+  bytes[100] ^= 0x40;  // inside the first data block
+  ASSERT_TRUE(storage_->put(listed[0].key, bytes));
+  auto r = engine_->read(s, 0);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(errc::corrupt)) << r.error().message();
+}
+
+TEST_F(EngineTest, OffsetForTime) {
+  opts_.log_cache_bytes = 8 << 10;
+  open();
+  auto s = new_stream();
+  for (int i = 0; i < 10; ++i) append(s, 1000, 10, 1000 + i * 100);
+  ASSERT_TRUE(engine_->flush());
+  for (int i = 10; i < 15; ++i) append(s, 100, 10, 1000 + i * 100);
+  EXPECT_EQ(engine_->offset_for_time(s, 0).value(), 0);
+  EXPECT_EQ(engine_->offset_for_time(s, 1250).value(), 30);
+  EXPECT_EQ(engine_->offset_for_time(s, 2100).value(), 110);  // the record stamped 2100
+  EXPECT_EQ(engine_->offset_for_time(s, 99999).value(), 150);
+}
+
+TEST_F(EngineTest, DeletedStreamDataGoesAway) {
+  opts_.log_cache_bytes = 8 << 10;
+  open();
+  auto a = new_stream();
+  auto b = new_stream();
+  for (int i = 0; i < 10; ++i) {
+    append(a, 1000);
+    append(b, 1000);
+  }
+  ASSERT_TRUE(engine_->flush());
+  ASSERT_TRUE(engine_->delete_stream(a));
+  EXPECT_FALSE(engine_->status(a));
+  ASSERT_TRUE(engine_->run_janitor());
+  // The shared object still holds b; after compaction it is rewritten without a.
+  EXPECT_EQ(read_all_and_check(b, 0, 100), 10u);
+}
+
+}  // namespace
+}  // namespace sluice::stream
