@@ -83,6 +83,28 @@ result<std::shared_ptr<tls_context>> tls_context::load(const std::string& cert_f
   return ctx;
 }
 
+result<std::shared_ptr<tls_context>> tls_context::client(bool verify, const std::string& ca_file) {
+  auto ctx = std::shared_ptr<tls_context>(new tls_context());
+  ctx->verify_ = verify;
+  ctx->ctx_ = SSL_CTX_new(TLS_client_method());
+  if (!ctx->ctx_) return fail(errno_error("SSL_CTX_new: " + openssl_error(), EINVAL));
+  SSL_CTX_set_min_proto_version(ctx->ctx_, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx->ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (verify) {
+    int rc = ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx->ctx_)
+                             : SSL_CTX_load_verify_locations(ctx->ctx_, ca_file.c_str(), nullptr);
+    if (rc != 1) {
+      return fail(errno_error(
+          "TLS trust store" + (ca_file.empty() ? std::string() : " " + ca_file) + ": " + openssl_error(),
+          EINVAL));
+    }
+    SSL_CTX_set_verify(ctx->ctx_, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(ctx->ctx_, SSL_VERIFY_NONE, nullptr);
+  }
+  return ctx;
+}
+
 tls_context::~tls_context() { SSL_CTX_free(ctx_); }
 
 stream::stream(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {
@@ -133,7 +155,9 @@ result<std::unique_ptr<stream>> stream::make(int fd, std::shared_ptr<tls_context
 }
 
 result<std::unique_ptr<stream>> stream::connect(const std::string& host, uint16_t port,
-                                                std::chrono::milliseconds timeout) {
+                                                std::chrono::milliseconds timeout,
+                                                const std::shared_ptr<tls_context>& tls,
+                                                const std::string& tls_name) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
@@ -166,6 +190,10 @@ result<std::unique_ptr<stream>> stream::connect(const std::string& host, uint16_
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       std::unique_ptr<stream> s(new stream(fd, nullptr));
       s->timeout_ = timeout;
+      if (tls) {
+        if (auto hs = s->client_handshake(*tls, tls_name.empty() ? host : tls_name); !hs)
+          return fail(hs.error());
+      }
       return s;
     }
     last_err = errno;
@@ -173,6 +201,43 @@ result<std::unique_ptr<stream>> stream::connect(const std::string& host, uint16_
   }
   ::freeaddrinfo(res);
   return fail(errno_error("connect " + host + ":" + port_s, last_err));
+}
+
+result<void> stream::client_handshake(const tls_context& tls, const std::string& name) {
+  ssl_ = SSL_new(tls.native());
+  if (!ssl_) return fail(errno_error("SSL_new: " + openssl_error(), EPROTO));
+  SSL_set_fd(ssl_, fd_);
+  in6_addr addr{};
+  bool is_ip =
+      ::inet_pton(AF_INET, name.c_str(), &addr) == 1 || ::inet_pton(AF_INET6, name.c_str(), &addr) == 1;
+  if (!is_ip) SSL_set_tlsext_host_name(ssl_, name.c_str());  // SNI is for names only (RFC 6066)
+  if (tls.verifies()) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+    int rc = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
+                   : X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
+    if (rc != 1) return fail(errno_error("TLS: cannot check certificate name " + name, EPROTO));
+  }
+  for (;;) {
+    int rc = SSL_connect(ssl_);
+    if (rc == 1) return ok();
+    int err = SSL_get_error(ssl_, rc);
+    boost::system::error_code ec;
+    if (err == SSL_ERROR_WANT_READ) {
+      if (!wait(POLLIN, ec)) return fail(errno_error("TLS handshake with " + name, ETIMEDOUT));
+    } else if (err == SSL_ERROR_WANT_WRITE) {
+      if (!wait(POLLOUT, ec)) return fail(errno_error("TLS handshake with " + name, ETIMEDOUT));
+    } else {
+      std::string why;
+      if (long v = SSL_get_verify_result(ssl_); v != X509_V_OK) {
+        why = std::string("certificate verify failed: ") + X509_verify_cert_error_string(v);
+      } else {
+        why = ERR_peek_error() ? openssl_error() : "connection closed";
+      }
+      ERR_clear_error();
+      return fail(
+          error(std::error_code(EPROTO, std::system_category()), "TLS handshake with " + name + ": " + why));
+    }
+  }
 }
 
 bool stream::wait(short events, boost::system::error_code& ec) {

@@ -19,16 +19,23 @@ typedef struct ssl_st SSL;
 
 namespace sluice::net {
 
-// Server-side TLS settings shared by all connections of a listener.
+// TLS settings shared by many connections: a listener's (server side) or a
+// client's. Immutable after creation, so any thread may use it.
 class tls_context {
  public:
-  // Loads a PEM certificate chain and private key.
+  // Server side: loads a PEM certificate chain and private key.
   static result<std::shared_ptr<tls_context>> load(const std::string& cert_file, const std::string& key_file);
+  // Client side. With verify, the peer's chain must lead to a trusted CA (the
+  // system store, or only ca_file when given) and name the host connected to;
+  // without it any certificate is accepted (test setups, self-signed stores).
+  static result<std::shared_ptr<tls_context>> client(bool verify, const std::string& ca_file = {});
   ~tls_context();
   SSL_CTX* native() const { return ctx_; }
+  bool verifies() const { return verify_; }
 
  private:
   SSL_CTX* ctx_ = nullptr;
+  bool verify_ = false;
 };
 
 class stream {
@@ -36,9 +43,16 @@ class stream {
   // Takes ownership of a connected fd. With tls, the handshake runs here.
   static result<std::unique_ptr<stream>> make(int fd, std::shared_ptr<tls_context> tls,
                                               std::chrono::milliseconds handshake_timeout);
-  // Client side, plain TCP: connects to host:port within the timeout.
+  // Client side: connects to host:port within the timeout. With a client
+  // tls context the TLS handshake follows (also within the timeout); the
+  // certificate is checked against tls_name (SNI too), or host when empty.
+  // Failures carry a system error code: EHOSTUNREACH with a message starting
+  // "resolve " when the name does not resolve, ECONNREFUSED, ETIMEDOUT, and
+  // EPROTO for a failed handshake or certificate check.
   static result<std::unique_ptr<stream>> connect(const std::string& host, uint16_t port,
-                                                 std::chrono::milliseconds timeout);
+                                                 std::chrono::milliseconds timeout,
+                                                 const std::shared_ptr<tls_context>& tls = nullptr,
+                                                 const std::string& tls_name = {});
   ~stream();
   stream(const stream&) = delete;
   stream& operator=(const stream&) = delete;
@@ -104,6 +118,7 @@ class stream {
 
  private:
   stream(int fd, SSL* ssl);
+  result<void> client_handshake(const tls_context& tls, const std::string& name);
   bool wait(short events, boost::system::error_code& ec);
 
   int fd_;
