@@ -4,7 +4,8 @@
 set -euo pipefail
 
 build_pkgs=(cmake ninja-build g++ pkg-config ccache libboost1.81-all-dev libssl-dev libpugixml-dev libspdlog-dev
-            libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libisal-dev libxxhash-dev)
+            libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libisal-dev libxxhash-dev libsqlite3-dev
+            python3)
 test_pkgs=(python3 python3-pytest python3-boto3 python3-requests awscli s3cmd rclone openssl curl)
 
 want=()

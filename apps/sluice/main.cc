@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/sluice/commands.h"
+#include "apps/sluice/s3url_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Sluice: an S3-compatible object store that streams.", "sluice"};
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   sluice::app::add_server_command(app);
   sluice::app::add_admin_command(app);
   sluice::app::add_config_command(app);
+  sluice::app::add_s3url_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "apps/sluice/commands.h"
+#include "apps/sluice/stream_services.h"
 #include "base/config.h"
 #include "base/fs.h"
 #include "http/server.h"
@@ -24,6 +25,7 @@ struct server_args {
   std::vector<std::string> drives;
   std::string config_file;
   std::vector<std::string> overrides;
+  std::string s3_url;
 };
 
 std::string certs_dir(const config::settings& cfg, const std::string& first_drive) {
@@ -55,6 +57,7 @@ int run_server(const server_args& args) {
       return 2;
     }
   }
+  if (!args.s3_url.empty()) (void)cfg.set("s3.url", args.s3_url);
   spdlog::set_level(spdlog::level::from_str(cfg.get("log.level")));
 
   std::vector<std::string> drives = args.drives;
@@ -128,6 +131,11 @@ int run_server(const server_args& args) {
     eo.parity = parity;
     eo.inline_threshold = bytes("s3.inline.bytes");
     eo.max_object_size = bytes("s3.max.object.size");
+    eo.drive_check_interval = millis("storage.drive.check.ms");
+    if (eo.drive_check_interval.count() < 0) {
+      std::cerr << "sluice: storage.drive.check.ms must not be negative\n";
+      return 2;
+    }
     auto ec = objstore::open_erasure_store(eo);
     if (ec) store = std::unique_ptr<objstore::object_layer>(std::move(ec).value());
     else store = fail(ec.error());
@@ -181,6 +189,24 @@ int run_server(const server_args& args) {
   so.max_object_size = bytes("s3.max.object.size");
   so.max_xml_bytes = bytes("s3.max.xml.bytes");
   if (auto st = store.value()->storage()) so.deployment_id = st.value().deployment_id;
+  const std::string deployment_id = so.deployment_id;
+  // The stream engine and Kafka API come up before the S3 port, so a server
+  // that answers health checks serves both.
+  std::unique_ptr<stream_services> streams;
+  auto kafka_on = cfg.get_bool("kafka.enabled");
+  if (!kafka_on) {
+    std::cerr << "sluice: " << kafka_on.error().message() << "\n";
+    return 2;
+  }
+  if (kafka_on.value()) {
+    auto st = start_stream_services(cfg, *store.value(), drives[0], deployment_id, root.value().access_key);
+    if (!st) {
+      spdlog::error("cannot start the stream engine / Kafka API: {}", st.error().message());
+      return 1;
+    }
+    streams = std::move(st).value();
+  }
+
   http::server s3_server(ho, s3::make_service(so, *store.value(), *users.value()));
   if (auto r = s3_server.start(); !r) {
     spdlog::error("cannot start the S3 API: {}", r.error().message());
@@ -194,6 +220,10 @@ int run_server(const server_args& args) {
             << "S3 API: " << scheme << "://" << host << ":" << s3_server.port() << "\n"
             << (drives.size() == 1 ? "Drive: " + drives[0] : "Drives: " + std::to_string(drives.size()) + " (erasure-coded)")
             << "\n";
+  if (streams) {
+    std::cout << "Kafka API: " << streams->kafka_address << " (stream data in " << streams->storage_description
+              << ")\n";
+  }
   if (root.value().generated) {
     std::cout << "Root user: " << root.value().access_key << "\n"
               << "Root password: " << root.value().secret_key << "\n"
@@ -207,6 +237,7 @@ int run_server(const server_args& args) {
   int sig = 0;
   sigwait(&stop, &sig);
   spdlog::info("signal {}: stopping", sig);
+  if (streams) streams->stop();
   s3_server.stop();
   return 0;
 }
@@ -222,6 +253,7 @@ void add_server_command(CLI::App& app) {
   cmd->add_option("drives", args->drives, "Drive folders (default ./data, or data.dirs); /data{1...8} expands; 2+ drives are erasure-coded");
   cmd->add_option("-c,--config", args->config_file, "Properties file with key=value settings (see `sluice config keys`)");
   cmd->add_option("--override", args->overrides, "Set one configuration key: --override key=value (repeatable)");
+  cmd->add_option("--s3-url", args->s3_url, "Keep stream data on this external S3 endpoint (an s3url from `sluice s3url generate`)");
   cmd->callback([args] { set_exit_code(run_server(*args)); });
 }
 

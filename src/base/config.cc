@@ -21,6 +21,10 @@ const std::vector<key_info>& known_keys() {
       {"storage.parity", "", "Parity drives per erasure set, as a number or MinIO's `EC:N`; empty = MinIO's default "
                              "for the set size (2-3 drives: 1, 4-5: 2, 6-7: 3, 8+: 4).",
        {"SLUICE_STORAGE_PARITY", "MINIO_STORAGE_CLASS_STANDARD"}},
+      {"storage.drive.check.ms", "5000", "Erasure-coded drives: how often offline drives are retried and drive folders "
+                                         "checked for replacement (an empty folder is formatted and fully healed); "
+                                         "0 = only when a heal starts.",
+       {}},
       {"s3.listeners", "0.0.0.0:9000", "Address the S3 API listens on (host:port).", {"SLUICE_ADDRESS"}},
       {"s3.domain", "", "Domain for virtual-host-style requests (`bucket.DOMAIN`); empty = path-style only.",
        {"SLUICE_DOMAIN", "MINIO_DOMAIN"}},
@@ -44,6 +48,45 @@ const std::vector<key_info>& known_keys() {
        {"SLUICE_ROOT_PASSWORD", "MINIO_ROOT_PASSWORD"}},
       {"iam.user.*", "", "Extra users from the config file: `iam.user.<ACCESS_KEY>=<SECRET_KEY>`.", {}},
       {"log.level", "info", "trace, debug, info, warn, error.", {"SLUICE_LOG_LEVEL"}},
+      // Kafka API (Kafka's own names).
+      {"kafka.enabled", "true", "Serve the Kafka API (the stream engine) beside S3.", {"SLUICE_KAFKA_ENABLED"}},
+      {"listeners", "PLAINTEXT://:9092", "Kafka listener, `PLAINTEXT://host:port` (host empty = all interfaces).",
+       {"SLUICE_KAFKA_LISTENERS"}},
+      {"advertised.listeners", "",
+       "Address clients are told to connect to, `PLAINTEXT://host:port`; empty = the listener's, with `localhost` "
+       "for an empty or wildcard host.",
+       {"SLUICE_KAFKA_ADVERTISED_LISTENERS"}},
+      {"node.id", "1", "This broker's id.", {}},
+      {"cluster.id", "", "Cluster id reported to clients and used in object keys; empty = the deployment id.", {}},
+      {"num.partitions", "1", "Partitions of an auto-created topic or a CreateTopics with -1.", {}},
+      {"auto.create.topics.enable", "true", "Create a topic when a client asks for its metadata.", {}},
+      {"log.retention.ms", "604800000", "Default retention time of a topic (-1 = forever).", {}},
+      {"log.retention.bytes", "-1", "Default size limit of a partition (-1 = none).", {}},
+      {"message.max.bytes", "1048588", "Largest record batch a topic accepts by default.", {}},
+      {"socket.request.max.bytes", "104857600", "Largest Kafka request frame.", {}},
+      {"connections.max.idle.ms", "600000", "Kafka connections idle this long are closed.", {}},
+      {"group.initial.rebalance.delay.ms", "3000", "Wait before the first rebalance of a new consumer group.", {}},
+      {"group.min.session.timeout.ms", "6000", "Smallest consumer session timeout accepted.", {}},
+      {"group.max.session.timeout.ms", "1800000", "Largest consumer session timeout accepted.", {}},
+      {"offsets.retention.minutes", "10080", "Committed offsets of an empty group are kept this long.", {}},
+      // Stream storage (AutoMQ's names where they exist).
+      {"s3.wal.path", "", "WAL file or raw block device; empty = `<first drive>/.sluice.sys/stream/wal`.", {}},
+      {"s3.wal.capacity", "1GiB", "Size of the WAL ring (a file is preallocated to it).", {}},
+      {"s3.wal.cache.size", "256MiB", "Log cache: recent records for tail reads; bounds data awaiting upload.", {}},
+      {"s3.block.cache.size", "128MiB", "Cache of data blocks read from objects (catch-up reads).", {}},
+      {"s3.wal.upload.threshold", "64MiB", "Upload WAL data to objects when this much is waiting.", {}},
+      {"s3.wal.upload.interval.ms", "5000", "... or when the oldest waiting record is this old.", {}},
+      {"s3.stream.object.split.size", "8MiB", "A partition with this much in one upload gets an object of its own.",
+       {}},
+      {"s3.object.block.size", "512KiB", "Data block size inside stream objects.", {}},
+      {"s3.object.part.size", "32MiB", "Objects larger than this are uploaded in parts of this size.", {}},
+      {"s3.stream.compaction.interval.ms", "60000", "How often compaction, retention and cleanup run.", {}},
+      {"s3.object.delete.retention.ms", "60000", "Unreferenced objects are deleted after this grace period.", {}},
+      {"s3.stream.bucket", "sluice-stream", "Bucket of the local object store that holds stream data.", {}},
+      {"s3.stream.meta.path", "", "Stream metadata database; empty = `<first drive>/.sluice.sys/stream/meta.db`.",
+       {}},
+      {"s3.url", "", "AutoMQ-style s3url of an external S3 endpoint for stream data (`sluice s3url generate`); "
+       "empty = this server's own object store.", {"SLUICE_S3_URL"}},
   };
   return keys;
 }

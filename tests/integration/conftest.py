@@ -438,18 +438,21 @@ class Server:
     """One server process (sluice or moto) on 127.0.0.1 with its data dir and log."""
 
     def __init__(self, workdir, name="sluice", overrides=(), tls_dir=None, users=("alice", "bob"),
-                 domain=None):
+                 domain=None, drives=None):
         self.workdir = pathlib.Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.datadir = self.workdir / "data"
         self.log_path = self.workdir / "server.log"
         self.port = free_port()
+        self.kafka_port = free_port()
         self.tls_dir = pathlib.Path(tls_dir) if tls_dir else None
         self.scheme = "https" if tls_dir else "http"
         self.overrides = list(overrides)
         self.users = list(users)
         self.domain = domain
+        # Drive folders: None = SLUICE_TEST_DRIVES (default 1); N > 1 = erasure-coded datadir/drive1..N.
+        self.drives = drives
         self.proc = None
         self.target = TARGET
         self.starts = 0
@@ -460,8 +463,25 @@ class Server:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def kafka(self):
+        """bootstrap.servers of the server's Kafka API."""
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
     def endpoint(self):
         return f"{self.scheme}://{self.host}"
+
+    @property
+    def drive_count(self):
+        return self.drives or int(os.environ.get("SLUICE_TEST_DRIVES", "1"))
+
+    @property
+    def drive_dirs(self):
+        """The drive folders, in the order the server was given them."""
+        n = self.drive_count
+        if n == 1:
+            return [self.datadir]
+        return [self.datadir / f"drive{i}" for i in range(1, n + 1)]
 
     @property
     def cafile(self):
@@ -493,9 +513,13 @@ class Server:
             pytest.fail("sluice binary not found: set SLUICE_BIN or build build/ci (or build/dev) first "
                         "(or run with SLUICE_TEST_TARGET=moto)", pytrace=False)
         # SLUICE_TEST_DRIVES=N runs the suite on N erasure-coded drive folders instead of one.
-        drives = int(os.environ.get("SLUICE_TEST_DRIVES", "1"))
+        drives = self.drive_count
         data = str(self.datadir) if drives == 1 else f"{self.datadir}/drive{{1...{drives}}}"
-        cmd = [exe, "server", data, "--override", f"s3.listeners=127.0.0.1:{self.port}"]
+        cmd = [exe, "server", data, "--override", f"s3.listeners=127.0.0.1:{self.port}",
+               # Each test server has its own Kafka port and a small WAL (tests start many servers).
+               "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.kafka_port}",
+               "--override", "s3.wal.capacity=32MiB",
+               "--override", "group.initial.rebalance.delay.ms=200"]
         for u in self.users:
             ak, sk = USERS[u]
             cmd += ["--override", f"iam.user.{ak}={sk}"]
@@ -655,6 +679,14 @@ class Server:
         sig, amz_date, scope, key = sign_v4(method, path, list(query), headers, payload_hash, ak, sk,
                                            amz_date=amz_date)
         return headers, (sig, amz_date, scope, key)
+
+    def admin(self, *args, timeout=120):
+        """Runs `sluice admin --endpoint <this server> ARGS...` as root; returns the CompletedProcess (text)."""
+        env = dict(os.environ)
+        env["SLUICE_ROOT_USER"], env["SLUICE_ROOT_PASSWORD"] = USERS["root"]
+        env.pop("SLUICE_ENDPOINT", None)
+        return subprocess.run([sluice_bin(), "admin", "--endpoint", self.endpoint, *args], env=env,
+                              capture_output=True, text=True, timeout=timeout)
 
     def assert_healthy(self):
         assert self.alive(), f"server process died; log:\n{self.log_since(0)[-8000:]}"
