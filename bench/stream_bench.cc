@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir, "Scratch folder on the disk under test (emptied)");
   app.add_option("--seconds", seconds, "Duration of each load step");
   app.add_option("--record", record, "Record (batch) size in bytes");
-  app.add_option("--rates", rates, "Offered loads in MB/s; 0 = unthrottled");
+  app.add_option("--rates", rates, "Offered loads in MB/s; 0 = unthrottled")->delimiter(',');
   app.add_option("--streams", streams_n, "Streams (partitions)");
   app.add_option("--producers", producers, "Producer threads");
   app.add_option("--catchup-mb", catchup_mb, "Data written before the catch-up read");

@@ -41,6 +41,7 @@
 #include <tuple>
 #include <vector>
 
+#include "base/fs.h"
 #include "stream/types.h"
 #include "stream/wal/wal.h"
 
@@ -471,6 +472,7 @@ void print_load(const options& o, const std::string& name, const load_figures& f
 
 int main(int argc, char** argv) {
   options o = parse(argc, argv);
+  if (auto r = sluice::fs::mkdirs(o.dir); !r) die(r.error().message());
   const device_figures d = measure_device(o);
   seq_writer seq(o.dir + "/wal-bench-seq.tmp", o.seq_mib << 20);
   seq.pass();  // warm-up, not counted
