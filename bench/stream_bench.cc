@@ -8,10 +8,9 @@
 //      raw GET throughput of the same objects.
 // Prints a table and one JSON line per figure.
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -137,8 +136,8 @@ struct load_result {
 
 // Producers append `size`-byte records round-robin over the streams at an
 // aggregate rate (0 = as fast as the engine acks, with a bounded window).
-load_result run_load(stream::engine& e, const std::vector<stream::stream_id>& streams, int producers, size_t size,
-                     double rate_mbs, double seconds) {
+load_result run_load(stream::engine& e, const std::vector<stream::stream_id>& streams, int producers,
+                     size_t size, double rate_mbs, double seconds) {
   std::atomic<uint64_t> records{0}, errors{0}, bytes{0};
   std::mutex mu;
   std::vector<double> lat;
@@ -215,8 +214,8 @@ int main(int argc, char** argv) {
 
   auto fs = device_fsync(dir, 2000);
   double seq = device_seq_write(dir, 1ull << 30);
-  std::printf("device: fdatasync 4 KiB p50 %.3f ms p99 %.3f ms p999 %.3f ms; sequential write %.0f MB/s\n", fs.p50,
-              fs.p99, fs.p999, seq);
+  std::printf("device: fdatasync 4 KiB p50 %.3f ms p99 %.3f ms p999 %.3f ms; sequential write %.0f MB/s\n",
+              fs.p50, fs.p99, fs.p999, seq);
   json_line("device", fmt::format("\"fsync_p50_ms\":{:.3f},\"fsync_p99_ms\":{:.3f},\"fsync_p999_ms\":{:.3f},"
                                   "\"seq_write_mbs\":{:.0f}",
                                   fs.p50, fs.p99, fs.p999, seq));
@@ -231,26 +230,27 @@ int main(int argc, char** argv) {
       ids.push_back(st.value().id);
       (void)s.engine->open_stream(st.value().id);
     }
-    std::printf("\n%10s %10s %9s %9s %9s %9s %8s\n", "offered", "achieved", "p50 ms", "p99 ms", "p999 ms", "max ms",
-                "errors");
+    std::printf("\n%10s %10s %9s %9s %9s %9s %8s\n", "offered", "achieved", "p50 ms", "p99 ms", "p999 ms",
+                "max ms", "errors");
     for (double rate : rates) {
       auto r = run_load(*s.engine, ids, producers, record, rate, seconds);
       std::printf("%10s %8.1f MB/s %7.3f %9.3f %9.3f %9.3f %8llu\n",
-                  rate > 0 ? fmt::format("{:.0f} MB/s", rate).c_str() : "max", r.achieved_mbs, r.lat.p50, r.lat.p99,
-                  r.lat.p999, r.lat.max, static_cast<unsigned long long>(r.errors));
-      json_line("append", fmt::format("\"offered_mbs\":{},\"achieved_mbs\":{:.1f},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},"
-                                      "\"p999_ms\":{:.3f},\"record\":{},\"streams\":{},\"producers\":{}",
-                                      rate, r.achieved_mbs, r.lat.p50, r.lat.p99, r.lat.p999, record, streams_n,
-                                      producers));
+                  rate > 0 ? fmt::format("{:.0f} MB/s", rate).c_str() : "max", r.achieved_mbs, r.lat.p50,
+                  r.lat.p99, r.lat.p999, r.lat.max, static_cast<unsigned long long>(r.errors));
+      json_line(
+          "append",
+          fmt::format("\"offered_mbs\":{},\"achieved_mbs\":{:.1f},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},"
+                      "\"p999_ms\":{:.3f},\"record\":{},\"streams\":{},\"producers\":{}",
+                      rate, r.achieved_mbs, r.lat.p50, r.lat.p99, r.lat.p999, record, streams_n, producers));
     }
     (void)s.engine->flush();
     auto st = s.engine->stats();
     double gb = st.upload_bytes / 1e9;
     std::printf("\nuploads: %llu objects, %.2f GB, %llu PUT requests => %.1f PUTs per GB\n",
-                static_cast<unsigned long long>(st.uploads), gb, static_cast<unsigned long long>(st.put_requests),
-                gb > 0 ? st.put_requests / gb : 0.0);
-    json_line("puts_per_gb", fmt::format("\"puts\":{},\"gb\":{:.3f},\"puts_per_gb\":{:.1f}", st.put_requests, gb,
-                                         gb > 0 ? st.put_requests / gb : 0.0));
+                static_cast<unsigned long long>(st.uploads), gb,
+                static_cast<unsigned long long>(st.put_requests), gb > 0 ? st.put_requests / gb : 0.0);
+    json_line("puts_per_gb", fmt::format("\"puts\":{},\"gb\":{:.3f},\"puts_per_gb\":{:.1f}", st.put_requests,
+                                         gb, gb > 0 ? st.put_requests / gb : 0.0));
     s.engine->close();
   }
 
@@ -314,11 +314,13 @@ int main(int argc, char** argv) {
       }
     }
     double raw = raw_bytes / duration<double>(steady_clock::now() - t1).count() / 1e6;
-    std::printf("\ncatch-up read (cold caches): %.0f MB/s, %llu GETs; raw GET of the same objects: %.0f MB/s; "
-                "ratio %.2f\n",
-                catchup, static_cast<unsigned long long>(st.get_requests), raw, catchup / raw);
-    json_line("catchup", fmt::format("\"catchup_mbs\":{:.0f},\"raw_get_mbs\":{:.0f},\"ratio\":{:.2f},\"gets\":{}",
-                                     catchup, raw, catchup / raw, st.get_requests));
+    std::printf(
+        "\ncatch-up read (cold caches): %.0f MB/s, %llu GETs; raw GET of the same objects: %.0f MB/s; "
+        "ratio %.2f\n",
+        catchup, static_cast<unsigned long long>(st.get_requests), raw, catchup / raw);
+    json_line("catchup",
+              fmt::format("\"catchup_mbs\":{:.0f},\"raw_get_mbs\":{:.0f},\"ratio\":{:.2f},\"gets\":{}",
+                          catchup, raw, catchup / raw, st.get_requests));
   }
   fsys::remove_all(dir);
   return 0;

@@ -20,16 +20,19 @@ result<std::pair<std::string, uint16_t>> parse_listener(const std::string& key, 
   if (auto p = first.find("://"); p != std::string::npos) {
     std::string proto = first.substr(0, p);
     if (proto != "PLAINTEXT") {
-      return fail(config::errc::bad_value, key + ": only PLAINTEXT listeners are supported so far, got " + proto);
+      return fail(config::errc::bad_value,
+                  key + ": only PLAINTEXT listeners are supported so far, got " + proto);
     }
     rest = first.substr(p + 3);
   }
   auto colon = rest.rfind(':');
-  if (colon == std::string::npos) return fail(config::errc::bad_value, key + ": expected host:port, got '" + text + "'");
+  if (colon == std::string::npos)
+    return fail(config::errc::bad_value, key + ": expected host:port, got '" + text + "'");
   std::string host = rest.substr(0, colon);
   char* end = nullptr;
   long port = std::strtol(rest.c_str() + colon + 1, &end, 10);
-  if (*end || port < 0 || port > 65535) return fail(config::errc::bad_value, key + ": bad port in '" + text + "'");
+  if (*end || port < 0 || port > 65535)
+    return fail(config::errc::bad_value, key + ": bad port in '" + text + "'");
   return std::pair{host, static_cast<uint16_t>(port)};
 }
 
@@ -41,7 +44,9 @@ void stream_services::stop() {
   if (engine) engine->close();
 }
 
-stream_services::~stream_services() { stop(); }
+stream_services::~stream_services() {
+  stop();
+}
 
 result<std::unique_ptr<stream_services>> start_stream_services(const config::settings& cfg,
                                                                objstore::object_layer& store,
@@ -85,7 +90,8 @@ result<std::unique_ptr<stream_services>> start_stream_services(const config::set
   SLUICE_TRY(eo.janitor_interval, millis("s3.stream.compaction.interval.ms"));
   SLUICE_TRY(eo.delete_grace, millis("s3.object.delete.retention.ms"));
   SLUICE_TRY(auto max_message, num("message.max.bytes"));
-  eo.wal.max_record_bytes = std::max<size_t>(eo.wal.max_record_bytes, static_cast<size_t>(max_message) + 4096);
+  eo.wal.max_record_bytes =
+      std::max<size_t>(eo.wal.max_record_bytes, static_cast<size_t>(max_message) + 4096);
   std::string wal_path = cfg.get("s3.wal.path");
   if (wal_path.empty()) wal_path = fs::join(sys, "wal");
   SLUICE_TRY(auto capacity, bytes("s3.wal.capacity"));

@@ -38,7 +38,9 @@ class block_cache {
     bool operator==(const key&) const = default;
   };
   struct key_hash {
-    size_t operator()(const key& k) const { return std::hash<uint64_t>{}(k.obj * 0x9e3779b97f4a7c15ull ^ k.pos); }
+    size_t operator()(const key& k) const {
+      return std::hash<uint64_t>{}(k.obj * 0x9e3779b97f4a7c15ull ^ k.pos);
+    }
   };
   struct entry {
     key k;

@@ -25,13 +25,15 @@ result<std::vector<record_ptr>> engine_impl::read_whole_object(const meta::objec
   stats_.get_requests.fetch_add(1, std::memory_order_relaxed);
   SLUICE_TRY(auto data, storage_.get(key, 0, 0));
   if (data.size() != obj.size) {
-    return fail(errc::corrupt, fmt::format("object {}: {} bytes, metadata says {}", key, data.size(), obj.size));
+    return fail(errc::corrupt,
+                fmt::format("object {}: {} bytes, metadata says {}", key, data.size(), obj.size));
   }
   SLUICE_TRY(auto parsed, format::parse_index(data, data.size()));
   if (parsed.need_tail_bytes) return fail(errc::corrupt, fmt::format("object {}: index out of bounds", key));
   std::vector<record_ptr> out;
   for (const auto& b : parsed.blocks) {
-    if (b.position + b.size > data.size()) return fail(errc::corrupt, fmt::format("object {}: block out of bounds", key));
+    if (b.position + b.size > data.size())
+      return fail(errc::corrupt, fmt::format("object {}: block out of bounds", key));
     SLUICE_TRY(auto recs, format::decode_block(std::string_view(data).substr(b.position, b.size), b));
     for (auto& r : recs) out.push_back(std::make_shared<const record>(std::move(r)));
   }
@@ -52,7 +54,8 @@ result<void> engine_impl::write_compacted(const std::vector<meta::object_info>& 
       continue;
     }
     auto& v = it->second;
-    std::stable_sort(v.begin(), v.end(), [](const record_ptr& a, const record_ptr& b) { return a->base < b->base; });
+    std::stable_sort(v.begin(), v.end(),
+                     [](const record_ptr& a, const record_ptr& b) { return a->base < b->base; });
     std::vector<record_ptr> kept;
     offset prev_end = info.value().start;
     for (auto& r : v) {
@@ -132,11 +135,13 @@ result<void> engine_impl::compact_stream_objects() {
   SLUICE_TRY(auto all, meta_.list_objects(meta::object_state::committed));
   std::map<stream_id, std::vector<meta::object_info>> by_stream;
   for (auto& o : all) {
-    if (o.kind == meta::object_kind::stream && o.ranges.size() == 1) by_stream[o.ranges[0].stream].push_back(std::move(o));
+    if (o.kind == meta::object_kind::stream && o.ranges.size() == 1)
+      by_stream[o.ranges[0].stream].push_back(std::move(o));
   }
   uint64_t budget = opts_.compaction_max_input_bytes;
   for (auto& [id, objs] : by_stream) {
-    std::sort(objs.begin(), objs.end(), [](const auto& a, const auto& b) { return a.ranges[0].start < b.ranges[0].start; });
+    std::sort(objs.begin(), objs.end(),
+              [](const auto& a, const auto& b) { return a.ranges[0].start < b.ranges[0].start; });
     std::vector<meta::object_info> run;
     uint64_t run_bytes = 0;
     auto merge = [&]() -> result<void> {
@@ -145,7 +150,8 @@ result<void> engine_impl::compact_stream_objects() {
         for (const auto& in : run) {
           if (stopping_) return fail(errc::closed, "compaction interrupted by shutdown");
           SLUICE_TRY(auto recs, read_whole_object(in));
-          records.insert(records.end(), std::make_move_iterator(recs.begin()), std::make_move_iterator(recs.end()));
+          records.insert(records.end(), std::make_move_iterator(recs.begin()),
+                         std::make_move_iterator(recs.end()));
         }
         SLUICE_TRY(write_compacted(run, std::move(records)));
         budget -= std::min(budget, run_bytes);

@@ -44,14 +44,17 @@ std::string object_key(const std::string& cluster_id, object_id id) {
 namespace detail {
 
 int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 engine_impl::engine_impl(const engine_options& opts, meta::meta_store& meta, object_storage& storage)
     : opts_(opts), meta_(meta), storage_(storage), bcache_(opts.block_cache_bytes) {}
 
-engine_impl::~engine_impl() { close(); }
+engine_impl::~engine_impl() {
+  close();
+}
 
 // ---------------------------------------------------------------- streams
 
@@ -156,11 +159,12 @@ void engine_impl::append(stream_id id, append_request req, append_callback done_
   auto found = state(id);
   if (!found) return (*done)(found.error());
   auto st = found.value();
-  if (!st->open || st->deleted) return (*done)(fail(errc::stream_not_open, fmt::format("stream {} is not open", id.value())));
+  if (!st->open || st->deleted)
+    return (*done)(fail(errc::stream_not_open, fmt::format("stream {} is not open", id.value())));
   size_t size = req.payload.size() + record_header_bytes;
   if (size > opts_.wal.max_record_bytes) {
-    return (*done)(fail(errc::record_too_large, fmt::format("record of {} bytes exceeds {}", size,
-                                                            opts_.wal.max_record_bytes)));
+    return (*done)(fail(errc::record_too_large,
+                        fmt::format("record of {} bytes exceeds {}", size, opts_.wal.max_record_bytes)));
   }
   // Room in the log cache: data not yet uploaded may not exceed it.
   {
@@ -232,7 +236,8 @@ void engine_impl::on_durable(const std::shared_ptr<stream_state>& st, const reco
                              result<wal::wal_offset> w, const append_callback& done) {
   if (!w) {
     if (!w.error().is(errc::closed)) {
-      spdlog::error("stream engine: WAL write failed: {}; appends are refused until restart", w.error().message());
+      spdlog::error("stream engine: WAL write failed: {}; appends are refused until restart",
+                    w.error().message());
       failed_ = true;
     }
     {
@@ -281,7 +286,8 @@ cache_block& engine_impl::active_block_locked() {
 }
 
 void engine_impl::seal_active_locked() {
-  if (!blocks_.empty() && !blocks_.back()->sealed && !blocks_.back()->records.empty()) blocks_.back()->sealed = true;
+  if (!blocks_.empty() && !blocks_.back()->sealed && !blocks_.back()->records.empty())
+    blocks_.back()->sealed = true;
 }
 
 void engine_impl::on_append(std::function<void(stream_id, offset)> fn) {
@@ -360,7 +366,8 @@ result<void> engine_impl::upload_block(const std::shared_ptr<cache_block>& b) {
     SLUICE_TRY(auto ids, meta_.prepare_objects(static_cast<uint32_t>(objects.size()), now_ms()));
     for (size_t i = 0; i < objects.size(); ++i) {
       bool single = objects.size() > 1 && i + 1 < objects.size();
-      auto kind = (single || by_stream.size() == 1) ? meta::object_kind::stream : meta::object_kind::stream_set;
+      auto kind =
+          (single || by_stream.size() == 1) ? meta::object_kind::stream : meta::object_kind::stream_set;
       SLUICE_TRY(auto info, write_object(ids[i], kind, objects[i]));
       req.objects.push_back(std::move(info));
     }
@@ -389,10 +396,12 @@ result<void> engine_impl::upload_block(const std::shared_ptr<cache_block>& b) {
 result<meta::object_info> engine_impl::write_object(object_id id, meta::object_kind kind,
                                                     const std::vector<record_ptr>& records) {
   std::string bytes;
-  format::object_writer w([&](std::string_view piece) -> result<void> {
-    bytes.append(piece);
-    return ok();
-  }, opts_.object_block_bytes);
+  format::object_writer w(
+      [&](std::string_view piece) -> result<void> {
+        bytes.append(piece);
+        return ok();
+      },
+      opts_.object_block_bytes);
   int64_t data_time = -1;
   for (const auto& r : records) {
     SLUICE_TRY(w.add(*r));
@@ -405,7 +414,8 @@ result<meta::object_info> engine_impl::write_object(object_id id, meta::object_k
   info.kind = kind;
   info.size = bytes.size();
   info.data_time_ms = data_time >= 0 ? data_time : now_ms();
-  for (const auto& r : w.ranges()) info.ranges.push_back(meta::object_range{r.stream, r.start, r.end, r.bytes});
+  for (const auto& r : w.ranges())
+    info.ranges.push_back(meta::object_range{r.stream, r.start, r.end, r.bytes});
   stats_.upload_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
   return info;
 }
@@ -451,7 +461,8 @@ void engine_impl::trim_wal() {
     if (!target && in_flight_.load() == 0) target = end;
   }
   if (target && *target > wal_->trim_offset()) {
-    if (auto r = wal_->trim(*target); !r) spdlog::warn("stream engine: WAL trim failed: {}", r.error().message());
+    if (auto r = wal_->trim(*target); !r)
+      spdlog::warn("stream engine: WAL trim failed: {}", r.error().message());
   }
 }
 
@@ -560,7 +571,8 @@ result<object_index> engine_impl::load_index(const meta::object_info& obj) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     stats_.get_requests.fetch_add(1, std::memory_order_relaxed);
     SLUICE_TRY(auto tail, storage_.get(key, obj.size - want, want));
-    if (tail.size() != want) return fail(errc::corrupt, fmt::format("object {}: short read of its index", key));
+    if (tail.size() != want)
+      return fail(errc::corrupt, fmt::format("object {}: short read of its index", key));
     SLUICE_TRY(auto parsed, format::parse_index(tail, obj.size));
     if (parsed.need_tail_bytes) {
       want = std::min<uint64_t>(*parsed.need_tail_bytes, obj.size);
@@ -573,7 +585,8 @@ result<object_index> engine_impl::load_index(const meta::object_info& obj) {
   return fail(errc::corrupt, fmt::format("object {}: index larger than announced", key));
 }
 
-result<std::vector<record_ptr>> engine_impl::read_objects(stream_state& st, offset cur, offset end, size_t budget) {
+result<std::vector<record_ptr>> engine_impl::read_objects(stream_state& st, offset cur, offset end,
+                                                          size_t budget) {
   SLUICE_TRY(auto objs, meta_.objects_for(st.id, cur, end, 4));
   const meta::object_info* obj = nullptr;
   for (const auto& o : objs) {
@@ -666,7 +679,8 @@ result<offset> engine_impl::offset_for_time(stream_id id, int64_t ts) {
     }
   }
   std::lock_guard lk(cache_mu_);
-  for (auto it = st->cached.lower_bound(committed > start ? committed : start); it != st->cached.end(); ++it) {
+  for (auto it = st->cached.lower_bound(committed > start ? committed : start); it != st->cached.end();
+       ++it) {
     if (it->second->max_timestamp >= ts) return std::max(it->first, start);
   }
   // Records below `committed` may still sit in the cache only if the upload
@@ -816,7 +830,8 @@ void engine_impl::close() {
   // Let appends already handed to the WAL finish, then upload what is logged.
   for (int i = 0; i < 500 && in_flight_.load() > 0; ++i) std::this_thread::sleep_for(10ms);
   if (wal_ && !failed_ && opts_.upload_on_close) {
-    if (auto r = flush(); !r) spdlog::warn("stream engine: final upload failed ({}); the WAL keeps the data", r.error().message());
+    if (auto r = flush(); !r)
+      spdlog::warn("stream engine: final upload failed ({}); the WAL keeps the data", r.error().message());
   }
   stopping_ = true;
   {
@@ -899,8 +914,9 @@ result<void> engine_impl::start(std::unique_ptr<wal::device> dev) {
 
 }  // namespace detail
 
-result<std::unique_ptr<engine>> open_engine(const engine_options& opts, std::unique_ptr<wal::device> wal_device,
-                                            meta::meta_store& meta, object_storage& storage) {
+result<std::unique_ptr<engine>> open_engine(const engine_options& opts,
+                                            std::unique_ptr<wal::device> wal_device, meta::meta_store& meta,
+                                            object_storage& storage) {
   auto e = std::make_unique<detail::engine_impl>(opts, meta, storage);
   SLUICE_TRY(e->start(std::move(wal_device)));
   return std::unique_ptr<engine>(std::move(e));

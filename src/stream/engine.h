@@ -56,10 +56,10 @@ struct engine_options {
   std::chrono::milliseconds delete_grace{60'000};
   std::chrono::milliseconds prepared_ttl{3'600'000};
   bool compaction = true;
-  size_t compaction_max_input_bytes = 256 << 20;  // per run (memory bound)
-  size_t compaction_min_objects = 4;              // stream-set objects needed before merging
+  size_t compaction_max_input_bytes = 256 << 20;     // per run (memory bound)
+  size_t compaction_min_objects = 4;                 // stream-set objects needed before merging
   uint64_t compaction_bytes_per_sec = 100ull << 20;  // read+write budget, so it never starves produce/fetch
-  size_t stream_object_merge_bytes = 64 << 20;    // stream objects smaller than this are merged
+  size_t stream_object_merge_bytes = 64 << 20;       // stream objects smaller than this are merged
   bool background = true;  // false: no uploader/janitor threads (tests call flush()/run_janitor())
   // close() uploads what only the WAL holds. Tests turn it off to leave the
   // state a crash leaves.
@@ -67,8 +67,8 @@ struct engine_options {
 };
 
 struct append_request {
-  std::string payload;     // a Kafka record batch
-  uint32_t count = 1;      // offsets it covers
+  std::string payload;  // a Kafka record batch
+  uint32_t count = 1;   // offsets it covers
   int64_t max_timestamp = -1;
   // Called with the assigned base offset before the record is logged, to
   // stamp it into the payload (Kafka's baseOffset field). Optional.
@@ -154,8 +154,9 @@ class engine {
 
 // Opens the engine: recovers the WAL (records past the committed ends are
 // uploaded and committed before open returns), then starts background work.
-result<std::unique_ptr<engine>> open_engine(const engine_options& opts, std::unique_ptr<wal::device> wal_device,
-                                            meta::meta_store& meta, object_storage& storage);
+result<std::unique_ptr<engine>> open_engine(const engine_options& opts,
+                                            std::unique_ptr<wal::device> wal_device, meta::meta_store& meta,
+                                            object_storage& storage);
 
 // Object key of a data object.
 std::string object_key(const std::string& cluster_id, object_id id);

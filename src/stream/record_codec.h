@@ -1,6 +1,7 @@
 #pragma once
 // How a record is written into the WAL: a fixed header then the payload.
-//   magic u8 (0x53) | stream u64 | epoch u64 | base i64 | count u32 | max_timestamp i64 | payload_len u32 | payload
+//   magic u8 (0x53) | stream u64 | epoch u64 | base i64 | count u32 | max_timestamp i64 | payload_len u32 |
+//   payload
 // Little-endian. The WAL adds its own framing and CRC around it.
 #include <string>
 #include <string_view>

@@ -26,32 +26,35 @@ using offset = int64_t;
 
 enum class errc {
   stream_not_found = 1,
-  stream_fenced,     // the caller's epoch is older than the stream's
-  stream_not_open,   // append/read on a closed stream
+  stream_fenced,    // the caller's epoch is older than the stream's
+  stream_not_open,  // append/read on a closed stream
   offset_out_of_range,
   object_not_found,
-  corrupt,           // a CRC, magic or length check failed: the bytes are not served
-  wal_full,          // the WAL has no free space until uploads trim it (back-pressure, retryable)
-  cache_full,        // the log cache is full (back-pressure, retryable)
+  corrupt,     // a CRC, magic or length check failed: the bytes are not served
+  wal_full,    // the WAL has no free space until uploads trim it (back-pressure, retryable)
+  cache_full,  // the log cache is full (back-pressure, retryable)
   record_too_large,
   io_error,
-  storage_error,     // the object storage failed a request (after retries)
-  meta_error,        // the metadata store failed
-  closed,            // the engine or component is shutting down
+  storage_error,  // the object storage failed a request (after retries)
+  meta_error,     // the metadata store failed
+  closed,         // the engine or component is shutting down
   bad_argument,
   timeout,
 };
 const std::error_category& category();
-inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) {
+  return {static_cast<int>(e), category()};
+}
 
 // One record of a stream as stored everywhere (WAL, log cache, objects).
 struct record {
   stream_id stream;
   stream::epoch epoch;
   offset base = 0;
-  uint32_t count = 0;    // offsets covered: [base, base + count)
-  int64_t max_timestamp = -1;  // ms since epoch, for time-based retention and ListOffsets by time (-1 unknown)
-  std::string payload;   // the Kafka record batch bytes, verbatim
+  uint32_t count = 0;  // offsets covered: [base, base + count)
+  int64_t max_timestamp =
+      -1;               // ms since epoch, for time-based retention and ListOffsets by time (-1 unknown)
+  std::string payload;  // the Kafka record batch bytes, verbatim
 
   offset end() const { return base + count; }
 };

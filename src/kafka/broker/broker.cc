@@ -65,7 +65,9 @@ result<std::unique_ptr<broker>> broker::open(broker_options opts, stream::engine
   SLUICE_TRY(b->topics_->load());
   auto gopts = b->opts_.groups;
   topic_manager* topics = b->topics_.get();
-  gopts.partition_exists = [topics](const std::string& t, int32_t p) { return topics->stream_of(t, p).has_value(); };
+  gopts.partition_exists = [topics](const std::string& t, int32_t p) {
+    return topics->stream_of(t, p).has_value();
+  };
   SLUICE_TRY(b->groups_, group::group_coordinator::open(gopts, group::make_meta_offset_store(meta)));
   auto hook = std::make_shared<append_hook>();
   hook->target = b.get();
@@ -80,7 +82,9 @@ result<std::unique_ptr<broker>> broker::open(broker_options opts, stream::engine
   return b;
 }
 
-broker::~broker() { stop(); }
+broker::~broker() {
+  stop();
+}
 
 void broker::stop() {
   if (stopping_.exchange(true)) return;
@@ -131,7 +135,8 @@ void broker::handle(const connection_info& conn, std::string frame, responder re
     return;
   }
   const auto& reg = registry();
-  auto it = std::find_if(reg.begin(), reg.end(), [&](const api_entry& e) { return e.key == h.value().api_key; });
+  auto it =
+      std::find_if(reg.begin(), reg.end(), [&](const api_entry& e) { return e.key == h.value().api_key; });
   if (it == reg.end()) {
     // Kafka closes the connection on an unknown API key.
     spdlog::debug("kafka: {}: unknown API key {}; closing", conn.remote, h.value().api_key);
@@ -179,7 +184,8 @@ void broker::on_append(stream::stream_id id) {
 }
 
 void broker::park_fetch(std::vector<stream::stream_id> streams, uint64_t seen_seq,
-                        std::chrono::steady_clock::time_point deadline, std::function<bool(bool final)> attempt) {
+                        std::chrono::steady_clock::time_point deadline,
+                        std::function<bool(bool final)> attempt) {
   auto p = std::make_shared<parked_fetch>();
   p->streams = std::move(streams);
   p->deadline = deadline;

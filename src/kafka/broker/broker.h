@@ -23,8 +23,8 @@
 #include "kafka/broker/producers.h"
 #include "kafka/broker/topics.h"
 #include "kafka/group/group_coordinator.h"
-#include "kafka/protocol/errors.h"
 #include "kafka/protocol/api_table.h"
+#include "kafka/protocol/errors.h"
 #include "kafka/protocol/header.h"
 #include "kafka/protocol/wire.h"
 #include "stream/engine.h"
@@ -172,7 +172,9 @@ void request_context::reply(const Response& r) const {
   respond(w.take());
 }
 
-inline void request_context::reply_bytes(std::string body_bytes) const { respond(std::move(body_bytes)); }
+inline void request_context::reply_bytes(std::string body_bytes) const {
+  respond(std::move(body_bytes));
+}
 
 // Handlers, one per API key (handlers_*.cc).
 void handle_api_versions(request_context& c);

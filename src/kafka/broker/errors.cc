@@ -1,6 +1,7 @@
 // The one place where module errors become Kafka error codes.
-#include "kafka/broker/broker.h"
 #include "kafka/group/errors.h"
+
+#include "kafka/broker/broker.h"
 
 namespace sluice::kafka {
 

@@ -49,7 +49,9 @@ void responder::operator()(std::optional<std::string> response, bool close_after
 frame_server::frame_server(frame_server_options opts, std::shared_ptr<frame_handler> handler)
     : opts_(std::move(opts)), handler_(std::move(handler)) {}
 
-frame_server::~frame_server() { stop(); }
+frame_server::~frame_server() {
+  stop();
+}
 
 result<void> frame_server::start() {
   SLUICE_TRY(listener_, net::listener::bind(opts_.address));

@@ -30,8 +30,8 @@ namespace sluice::kafka {
 struct frame_server_options {
   std::string address = "0.0.0.0:9092";
   size_t max_connections = 1024;
-  size_t max_frame_bytes = 100 << 20;  // socket.request.max.bytes
-  size_t max_in_flight = 64;           // requests per connection awaiting their response
+  size_t max_frame_bytes = 100 << 20;               // socket.request.max.bytes
+  size_t max_in_flight = 64;                        // requests per connection awaiting their response
   std::chrono::milliseconds idle_timeout{600'000};  // connections.max.idle.ms
   std::chrono::milliseconds write_timeout{60'000};
   std::string name = "kafka";

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "kafka/broker/broker.h"
+#include "kafka/broker/internal/handler_util.h"
 #include "kafka/protocol/messages/alter_configs.h"
 #include "kafka/protocol/messages/create_partitions.h"
 #include "kafka/protocol/messages/create_topics.h"
@@ -26,29 +27,10 @@ namespace proto = protocol;
 
 namespace {
 
-int16_t code(error_code e) {
-  return static_cast<int16_t>(e);
-}
-
-// Reads the request body; on a decode failure the connection is closed (as Kafka does).
-template <class Request>
-bool read_request(request_context& c, Request& req) {
-  auto r = c.body();
-  req.read(r, c.version());
-  if (auto st = r.status(); !st) {
-    spdlog::debug("kafka: {}: cannot decode API {} v{}: {}", c.conn.remote, c.header.api_key, c.version(),
-                  st.error().message());
-    c.close();
-    return false;
-  }
-  return true;
-}
-
-proto::uuid to_uuid(const topic_uuid& id) {
-  proto::uuid u;
-  u.bytes = id;
-  return u;
-}
+using detail::code;
+using detail::read_request;
+using detail::reply_target;
+using detail::to_uuid;
 
 // A failure decided by a handler: a wire code and the message Kafka would send.
 struct failure {

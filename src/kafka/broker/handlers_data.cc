@@ -6,6 +6,7 @@
 #include <deque>
 
 #include "kafka/broker/broker.h"
+#include "kafka/broker/internal/handler_util.h"
 #include "kafka/protocol/messages/api_versions.h"
 #include "kafka/protocol/messages/describe_cluster.h"
 #include "kafka/protocol/messages/fetch.h"
@@ -24,51 +25,15 @@ namespace proto = protocol;
 
 namespace {
 
-int16_t code(error_code e) { return static_cast<int16_t>(e); }
+using detail::code;
+using detail::read_request;
+using detail::reply_target;
+using detail::to_uuid;
 
 int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// Reads the request body; on a decode failure the connection is closed (as Kafka does).
-template <class Request>
-bool read_request(request_context& c, Request& req) {
-  auto r = c.body();
-  req.read(r, c.version());
-  if (auto st = r.status(); !st) {
-    spdlog::debug("kafka: {}: cannot decode API {} v{}: {}", c.conn.remote, c.header.api_key, c.version(),
-                  st.error().message());
-    c.close();
-    return false;
-  }
-  return true;
-}
-
-// Everything a response needs once the request context is gone.
-struct reply_target {
-  responder respond;
-  int32_t correlation_id;
-  int16_t api_key;
-  int16_t version;
-
-  explicit reply_target(const request_context& c)
-      : respond(c.respond), correlation_id(c.header.correlation_id), api_key(c.header.api_key),
-        version(c.header.api_version) {}
-
-  template <class Response>
-  void send(const Response& r) const {
-    proto::writer w;
-    proto::write_response_header(w, correlation_id, proto::response_header_version(api_key, version));
-    r.write(w, version);
-    respond(w.take());
-  }
-};
-
-proto::uuid to_uuid(const topic_uuid& id) {
-  proto::uuid u;
-  u.bytes = id;
-  return u;
 }
 
 // Rebuilds a partition's idempotent-producer state from the tail of its log
@@ -103,7 +68,8 @@ void load_producers(broker& b, stream::stream_id id, partition_state& p) {
     if (h && h->producer_id >= 0) p.producers.record(*h, rec->base);
   }
   if (p.producers.producers() > 0) {
-    spdlog::debug("kafka: stream {}: {} producers recovered from the log tail", id.value(), p.producers.producers());
+    spdlog::debug("kafka: stream {}: {} producers recovered from the log tail", id.value(),
+                  p.producers.producers());
   }
 }
 
@@ -177,7 +143,8 @@ void handle_metadata(request_context& c) {
         proto::metadata_response::topic out;
         out.name = rt.name;
         out.topic_id = rt.topic_id;
-        out.error_code = code(rt.name ? error_code::unknown_topic_or_partition : error_code::unknown_topic_id);
+        out.error_code =
+            code(rt.name ? error_code::unknown_topic_or_partition : error_code::unknown_topic_id);
         resp.topics.push_back(std::move(out));
         continue;
       }
@@ -344,34 +311,36 @@ void handle_produce(request_context& c) {
         if (log_append_time) ar.max_timestamp = now_ms();
         ar.payload = std::move(todo[bi].bytes);
         batch_header h = todo[bi].h;
-        ar.stamp = [part, h, log_append_time, ts = ar.max_timestamp](std::string& bytes, stream::offset base) {
+        ar.stamp = [part, h, log_append_time, ts = ar.max_timestamp](std::string& bytes,
+                                                                     stream::offset base) {
           (void)proto::assign_offsets(std::span<char>(bytes.data(), bytes.size()), base, 0);
-          if (log_append_time) (void)proto::set_log_append_time(std::span<char>(bytes.data(), bytes.size()), ts);
+          if (log_append_time)
+            (void)proto::set_log_append_time(std::span<char>(bytes.data(), bytes.size()), ts);
           part->producers.record(h, base);  // under the partition's append lock (held by the caller)
         };
-        b.engine().append(*sid, std::move(ar),
-                          [state, results, remaining, bi, ti, pi, sid = *sid, eng = &b.engine(), log_append_time,
-                           ts = log_append_time ? now_ms() : -1](result<stream::append_result> r) {
-                            {
-                              std::lock_guard lk(state->mu);
-                              auto& pr = state->resp.responses[ti].partition_responses[pi];
-                              if (!r) {
-                                pr.error_code = code(to_kafka_error(r.error()));
-                                pr.base_offset = -1;
-                              } else if (bi == 0 && pr.error_code == 0) {
-                                pr.base_offset = r.value().base;
-                                if (log_append_time) pr.log_append_time_ms = ts;
-                              }
-                            }
-                            if (remaining->fetch_sub(1) == 1) {
-                              if (auto st = eng->status(sid)) {
-                                std::lock_guard lk(state->mu);
-                                state->resp.responses[ti].partition_responses[pi].log_start_offset =
-                                    st.value().start;
-                              }
-                              state->done();
-                            }
-                          });
+        b.engine().append(
+            *sid, std::move(ar),
+            [state, results, remaining, bi, ti, pi, sid = *sid, eng = &b.engine(), log_append_time,
+             ts = log_append_time ? now_ms() : -1](result<stream::append_result> r) {
+              {
+                std::lock_guard lk(state->mu);
+                auto& pr = state->resp.responses[ti].partition_responses[pi];
+                if (!r) {
+                  pr.error_code = code(to_kafka_error(r.error()));
+                  pr.base_offset = -1;
+                } else if (bi == 0 && pr.error_code == 0) {
+                  pr.base_offset = r.value().base;
+                  if (log_append_time) pr.log_append_time_ms = ts;
+                }
+              }
+              if (remaining->fetch_sub(1) == 1) {
+                if (auto st = eng->status(sid)) {
+                  std::lock_guard lk(state->mu);
+                  state->resp.responses[ti].partition_responses[pi].log_start_offset = st.value().start;
+                }
+                state->done();
+              }
+            });
       }
     }
   }
@@ -393,7 +362,8 @@ void handle_fetch(request_context& c) {
       if (auto s = b.topics().stream_of(t.topic, p.partition)) streams.push_back(*s);
     }
   }
-  size_t max_bytes = std::min<size_t>(static_cast<size_t>(std::max(req->max_bytes, 0)), b.options().fetch_max_bytes);
+  size_t max_bytes =
+      std::min<size_t>(static_cast<size_t>(std::max(req->max_bytes, 0)), b.options().fetch_max_bytes);
   if (c.version() < 3) max_bytes = b.options().fetch_max_bytes;
   size_t min_bytes = static_cast<size_t>(std::max(req->min_bytes, 0));
   auto wait = std::min(std::chrono::milliseconds(std::max(req->max_wait_ms, 0)), b.options().max_fetch_wait);
@@ -488,7 +458,8 @@ void handle_list_offsets(request_context& c) {
       proto::list_offsets_response::partition_response pr;
       pr.partition_index = p.partition_index;
       auto sid = b.topics().stream_of(t.name, p.partition_index);
-      auto st = sid ? b.engine().status(*sid) : result<stream::stream_status>(fail(topic_errc::unknown_topic));
+      auto st =
+          sid ? b.engine().status(*sid) : result<stream::stream_status>(fail(topic_errc::unknown_topic));
       if (!st) {
         pr.error_code = code(sid ? to_kafka_error(st.error()) : error_code::unknown_topic_or_partition);
         tr.partitions.push_back(std::move(pr));
@@ -552,7 +523,8 @@ void handle_offset_for_leader_epoch(request_context& c) {
       proto::offset_for_leader_epoch_response::epoch_end_offset eo;
       eo.partition = p.partition;
       auto sid = b.topics().stream_of(t.topic, p.partition);
-      auto st = sid ? b.engine().status(*sid) : result<stream::stream_status>(fail(topic_errc::unknown_topic));
+      auto st =
+          sid ? b.engine().status(*sid) : result<stream::stream_status>(fail(topic_errc::unknown_topic));
       if (!st) {
         eo.error_code = code(error_code::unknown_topic_or_partition);
       } else if (p.leader_epoch > 0) {
@@ -579,8 +551,8 @@ void handle_init_producer_id(request_context& c) {
   proto::init_producer_id_response resp;
   if (req.transactional_id) {
     resp.error_code = code(error_code::transactional_id_authorization_failed);
-    spdlog::info("kafka: {}: transactional producer '{}' refused: transactions are not supported yet", c.conn.remote,
-                 *req.transactional_id);
+    spdlog::info("kafka: {}: transactional producer '{}' refused: transactions are not supported yet",
+                 c.conn.remote, *req.transactional_id);
     c.reply(resp);
     return;
   }

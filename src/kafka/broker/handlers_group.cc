@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kafka/broker/broker.h"
+#include "kafka/broker/internal/handler_util.h"
 #include "kafka/protocol/messages/delete_groups.h"
 #include "kafka/protocol/messages/describe_groups.h"
 #include "kafka/protocol/messages/find_coordinator.h"
@@ -26,50 +27,14 @@ namespace proto = protocol;
 
 namespace {
 
-int16_t code(error_code e) {
-  return static_cast<int16_t>(e);
-}
+using detail::code;
+using detail::read_request;
+using detail::reply_target;
+using detail::to_uuid;
+
 int16_t code(group::errc e) {
   return static_cast<int16_t>(e);
 }
-
-// Reads the request body; on a decode failure the connection is closed (as Kafka does).
-template <class Request>
-bool read_request(request_context& c, Request& req) {
-  auto r = c.body();
-  req.read(r, c.version());
-  if (auto st = r.status(); !st) {
-    spdlog::debug("kafka: {}: cannot decode API {} v{}: {}", c.conn.remote, c.header.api_key, c.version(),
-                  st.error().message());
-    c.close();
-    return false;
-  }
-  return true;
-}
-
-// What a long-poll answer (JoinGroup, SyncGroup) needs once the request
-// context is gone: the coordinator may call back on another thread after the
-// handler returned.
-struct reply_target {
-  responder respond;
-  int32_t correlation_id;
-  int16_t api_key;
-  int16_t version;
-
-  explicit reply_target(const request_context& c)
-      : respond(c.respond),
-        correlation_id(c.header.correlation_id),
-        api_key(c.header.api_key),
-        version(c.header.api_version) {}
-
-  template <class Response>
-  void send(const Response& r) const {
-    proto::writer w;
-    proto::write_response_header(w, correlation_id, proto::response_header_version(api_key, version));
-    r.write(w, version);
-    respond(w.take());
-  }
-};
 
 // DescribeGroups' client_host is Kafka's InetAddress.toString(): "/" + address, no port.
 std::string client_host(const std::string& remote) {

@@ -17,7 +17,9 @@ T be(const char* p) {
 }
 
 // Sequence numbers wrap from INT32_MAX to 0.
-int32_t next_seq(int32_t s) { return s == INT32_MAX ? 0 : s + 1; }
+int32_t next_seq(int32_t s) {
+  return s == INT32_MAX ? 0 : s + 1;
+}
 int32_t add_seq(int32_t s, int32_t d) {
   int64_t v = static_cast<int64_t>(s) + d;
   return static_cast<int32_t>(v > INT32_MAX ? v - INT32_MAX - 1 : v);
@@ -52,7 +54,8 @@ producer_table::check_result producer_table::check(const batch_header& h) const 
   }
   int32_t last_seq = add_seq(h.base_sequence, h.last_offset_delta);
   for (const auto& b : p.recent) {
-    if (b.first_seq == h.base_sequence && b.last_seq == last_seq) return {verdict::duplicate, b.base_offset, b.last_offset};
+    if (b.first_seq == h.base_sequence && b.last_seq == last_seq)
+      return {verdict::duplicate, b.base_offset, b.last_offset};
   }
   if (p.recent.empty()) return {};
   if (h.base_sequence != next_seq(p.recent.back().last_seq)) return {verdict::out_of_order};
@@ -71,6 +74,8 @@ void producer_table::record(const batch_header& h, int64_t base_offset) {
   while (p.recent.size() > batches_kept) p.recent.pop_front();
 }
 
-void producer_table::clear() { state_.clear(); }
+void producer_table::clear() {
+  state_.clear();
+}
 
 }  // namespace sluice::kafka

@@ -10,14 +10,22 @@
 #include "base/crypto.h"
 #include "base/encoding.h"
 
-SLUICE_ERRC_CATEGORY(sluice::kafka::topic_error, "kafka-topic", case errc::unknown_topic : return "unknown topic";
-                     case errc::topic_exists : return "topic already exists";
-                     case errc::invalid_topic : return "invalid topic name";
-                     case errc::invalid_partitions : return "invalid number of partitions";
-                     case errc::invalid_replication_factor : return "invalid replication factor";
-                     case errc::invalid_config : return "invalid config";
-                     case errc::policy_violation : return "policy violation";
-                     case errc::storage : return "storage error";)
+SLUICE_ERRC_CATEGORY(sluice::kafka::topic_error, "kafka-topic", case errc::unknown_topic
+                     : return "unknown topic";
+                     case errc::topic_exists
+                     : return "topic already exists";
+                     case errc::invalid_topic
+                     : return "invalid topic name";
+                     case errc::invalid_partitions
+                     : return "invalid number of partitions";
+                     case errc::invalid_replication_factor
+                     : return "invalid replication factor";
+                     case errc::invalid_config
+                     : return "invalid config";
+                     case errc::policy_violation
+                     : return "policy violation";
+                     case errc::storage
+                     : return "storage error";)
 
 namespace sluice::kafka {
 
@@ -80,15 +88,21 @@ std::optional<int64_t> parse_i64(const std::string& s) {
   return v;
 }
 
-std::string uuid_text(const topic_uuid& id) { return to_hex(std::span<const unsigned char>(id.data(), id.size())); }
+std::string uuid_text(const topic_uuid& id) {
+  return to_hex(std::span<const unsigned char>(id.data(), id.size()));
+}
 
 json::value to_json(const topic_info& t) {
   json::array parts;
-  for (const auto& p : t.partitions) parts.push_back(json::object{{"index", p.index}, {"stream", p.stream.value()}});
+  for (const auto& p : t.partitions)
+    parts.push_back(json::object{{"index", p.index}, {"stream", p.stream.value()}});
   json::object cfg;
   for (const auto& [k, v] : t.configs) cfg[k] = v;
-  return json::object{{"name", t.name}, {"id", uuid_text(t.id)}, {"partitions", std::move(parts)},
-                      {"configs", std::move(cfg)}, {"internal", t.internal}};
+  return json::object{{"name", t.name},
+                      {"id", uuid_text(t.id)},
+                      {"partitions", std::move(parts)},
+                      {"configs", std::move(cfg)},
+                      {"internal", t.internal}};
 }
 
 result<topic_info> from_json(std::string_view text) {
@@ -106,7 +120,8 @@ result<topic_info> from_json(std::string_view text) {
       t.partitions.push_back(partition_info{static_cast<int32_t>(p.at("index").to_number<int64_t>()),
                                             stream::stream_id(p.at("stream").to_number<uint64_t>())});
     }
-    for (const auto& [k, val] : o.at("configs").as_object()) t.configs[std::string(k)] = json::value_to<std::string>(val);
+    for (const auto& [k, val] : o.at("configs").as_object())
+      t.configs[std::string(k)] = json::value_to<std::string>(val);
     if (auto it = o.find("internal"); it != o.end()) t.internal = it->value().as_bool();
     return t;
   } catch (const std::exception& e) {
@@ -141,8 +156,9 @@ result<void> topic_manager::load() {
       referenced.insert(p.stream.value());
       auto st = engine_.open_stream(p.stream);
       if (!st) {
-        return fail(topic_errc::storage, fmt::format("topic {} partition {}: cannot open stream {}: {}", t.value().name,
-                                                     p.index, p.stream.value(), st.error().message()));
+        return fail(topic_errc::storage,
+                    fmt::format("topic {} partition {}: cannot open stream {}: {}", t.value().name, p.index,
+                                p.stream.value(), st.error().message()));
       }
     }
     loaded[t.value().name] = std::move(t).value();
@@ -152,7 +168,8 @@ result<void> topic_manager::load() {
   SLUICE_TRY(auto streams, meta_.list_streams());
   for (const auto& s : streams) {
     if (s.tags.contains("topic") && !referenced.contains(s.id.value())) {
-      spdlog::info("kafka: removing stream {} of an unfinished topic creation ({})", s.id.value(), s.tags.at("topic"));
+      spdlog::info("kafka: removing stream {} of an unfinished topic creation ({})", s.id.value(),
+                   s.tags.at("topic"));
       if (auto r = engine_.delete_stream(s.id); !r) spdlog::warn("kafka: {}", r.error().message());
     }
   }
@@ -170,11 +187,14 @@ result<void> topic_manager::validate_configs(const std::map<std::string, std::st
     if (!known_key) return fail(topic_errc::invalid_config, fmt::format("Unknown topic config name: {}", k));
     switch (known_key->type) {
       case kind::number:
-        if (!parse_i64(v)) return fail(topic_errc::invalid_config, fmt::format("Invalid value {} for configuration {}: Not a number", v, k));
+        if (!parse_i64(v))
+          return fail(topic_errc::invalid_config,
+                      fmt::format("Invalid value {} for configuration {}: Not a number", v, k));
         break;
       case kind::boolean:
         if (v != "true" && v != "false") {
-          return fail(topic_errc::invalid_config, fmt::format("Invalid value {} for configuration {}: Expected true or false", v, k));
+          return fail(topic_errc::invalid_config,
+                      fmt::format("Invalid value {} for configuration {}: Expected true or false", v, k));
         }
         break;
       case kind::ratio: {
@@ -190,40 +210,49 @@ result<void> topic_manager::validate_configs(const std::map<std::string, std::st
           return fail(topic_errc::invalid_config,
                       "cleanup.policy=compact is not supported by Sluice yet (compacted topics are planned)");
         }
-        if (v != "delete") return fail(topic_errc::invalid_config, fmt::format("Invalid value {} for configuration cleanup.policy", v));
+        if (v != "delete")
+          return fail(topic_errc::invalid_config,
+                      fmt::format("Invalid value {} for configuration cleanup.policy", v));
         break;
       case kind::string:
-        if (k == "compression.type" && v != "producer" && v != "uncompressed" && v != "gzip" && v != "snappy" &&
-            v != "lz4" && v != "zstd") {
-          return fail(topic_errc::invalid_config, fmt::format("Invalid value {} for configuration compression.type", v));
+        if (k == "compression.type" && v != "producer" && v != "uncompressed" && v != "gzip" &&
+            v != "snappy" && v != "lz4" && v != "zstd") {
+          return fail(topic_errc::invalid_config,
+                      fmt::format("Invalid value {} for configuration compression.type", v));
         }
         if (k == "message.timestamp.type" && v != "CreateTime" && v != "LogAppendTime") {
-          return fail(topic_errc::invalid_config, fmt::format("Invalid value {} for configuration message.timestamp.type", v));
+          return fail(topic_errc::invalid_config,
+                      fmt::format("Invalid value {} for configuration message.timestamp.type", v));
         }
         break;
     }
   }
-  if (auto it = configs.find("max.message.bytes"); it != configs.end() && parse_i64(it->second).value_or(0) < 0) {
+  if (auto it = configs.find("max.message.bytes");
+      it != configs.end() && parse_i64(it->second).value_or(0) < 0) {
     return fail(topic_errc::invalid_config, "max.message.bytes must be at least 0");
   }
   return ok();
 }
 
 result<topic_info> topic_manager::create(const std::string& name, int32_t partitions, int16_t replication,
-                                         const std::map<std::string, std::string>& configs, bool validate_only) {
+                                         const std::map<std::string, std::string>& configs,
+                                         bool validate_only) {
   if (!valid_name(name)) {
-    return fail(topic_errc::invalid_topic,
-                fmt::format("Topic name \"{}\" is illegal: use 1-249 of [a-zA-Z0-9._-], not '.' or '..'", name));
+    return fail(
+        topic_errc::invalid_topic,
+        fmt::format("Topic name \"{}\" is illegal: use 1-249 of [a-zA-Z0-9._-], not '.' or '..'", name));
   }
   if (partitions == -1) partitions = defaults_.num_partitions;
   if (partitions <= 0 || partitions > max_partitions) {
-    return fail(topic_errc::invalid_partitions, fmt::format("Number of partitions must be 1..{}", max_partitions));
+    return fail(topic_errc::invalid_partitions,
+                fmt::format("Number of partitions must be 1..{}", max_partitions));
   }
   if (replication != -1 && replication != 1) {
-    return fail(topic_errc::invalid_replication_factor,
-                fmt::format("Replication factor {} is larger than the number of brokers (1); data is made durable by "
-                            "the object store instead",
-                            replication));
+    return fail(
+        topic_errc::invalid_replication_factor,
+        fmt::format("Replication factor {} is larger than the number of brokers (1); data is made durable by "
+                    "the object store instead",
+                    replication));
   }
   SLUICE_TRY(validate_configs(configs));
   std::lock_guard admin(admin_mu_);
@@ -264,7 +293,8 @@ result<void> topic_manager::remove(const std::string& name) {
     topics_.erase(name);
   }
   for (const auto& p : t->partitions) {
-    if (auto r = engine_.delete_stream(p.stream); !r) spdlog::warn("kafka: deleting topic {}: {}", name, r.error().message());
+    if (auto r = engine_.delete_stream(p.stream); !r)
+      spdlog::warn("kafka: deleting topic {}: {}", name, r.error().message());
   }
   spdlog::info("kafka: deleted topic {}", name);
   return ok();
@@ -277,9 +307,11 @@ result<void> topic_manager::add_partitions(const std::string& name, int32_t tota
   int32_t have = static_cast<int32_t>(t->partitions.size());
   if (total <= have) {
     return fail(topic_errc::invalid_partitions,
-                fmt::format("Topic currently has {} partitions, which is higher than the requested {}.", have, total));
+                fmt::format("Topic currently has {} partitions, which is higher than the requested {}.", have,
+                            total));
   }
-  if (total > max_partitions) return fail(topic_errc::invalid_partitions, fmt::format("At most {} partitions", max_partitions));
+  if (total > max_partitions)
+    return fail(topic_errc::invalid_partitions, fmt::format("At most {} partitions", max_partitions));
   if (validate_only) return ok();
   for (int32_t i = have; i < total; ++i) {
     SLUICE_TRY(auto st, engine_.create_stream({{"topic", name}, {"partition", std::to_string(i)}}));
@@ -293,8 +325,8 @@ result<void> topic_manager::add_partitions(const std::string& name, int32_t tota
 }
 
 result<void> topic_manager::set_configs(const std::string& name,
-                                        const std::map<std::string, std::optional<std::string>>& edits, bool replace,
-                                        bool validate_only) {
+                                        const std::map<std::string, std::optional<std::string>>& edits,
+                                        bool replace, bool validate_only) {
   std::lock_guard admin(admin_mu_);
   auto t = find(name);
   if (!t) return fail(topic_errc::unknown_topic, "This server does not host this topic-partition.");
@@ -303,7 +335,8 @@ result<void> topic_manager::set_configs(const std::string& name,
     if (v) {
       next[k] = *v;
     } else {
-      if (!find_known(k)) return fail(topic_errc::invalid_config, fmt::format("Unknown topic config name: {}", k));
+      if (!find_known(k))
+        return fail(topic_errc::invalid_config, fmt::format("Unknown topic config name: {}", k));
       next.erase(k);
     }
   }
@@ -350,7 +383,8 @@ std::vector<topic_info> topic_manager::list() const {
 std::optional<stream::stream_id> topic_manager::stream_of(const std::string& topic, int32_t partition) const {
   std::shared_lock lk(mu_);
   auto it = topics_.find(topic);
-  if (it == topics_.end() || partition < 0 || partition >= static_cast<int32_t>(it->second.partitions.size())) {
+  if (it == topics_.end() || partition < 0 ||
+      partition >= static_cast<int32_t>(it->second.partitions.size())) {
     return std::nullopt;
   }
   return it->second.partitions[partition].stream;
@@ -383,7 +417,8 @@ std::vector<config_entry> topic_manager::describe_configs(const topic_info& t) c
 int32_t topic_manager::max_message_bytes(const std::string& topic) const {
   auto t = find(topic);
   if (!t) return defaults_.max_message_bytes;
-  return static_cast<int32_t>(parse_i64(effective(*t, "max.message.bytes")).value_or(defaults_.max_message_bytes));
+  return static_cast<int32_t>(
+      parse_i64(effective(*t, "max.message.bytes")).value_or(defaults_.max_message_bytes));
 }
 
 void topic_manager::apply_retention(const topic_info& t) {

@@ -28,7 +28,9 @@ enum class errc {
   storage,
 };
 const std::error_category& category();
-inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) {
+  return {static_cast<int>(e), category()};
+}
 }  // namespace sluice::kafka::topic_error
 
 SLUICE_ERRC_ENUM(sluice::kafka::topic_error::errc)
@@ -85,8 +87,9 @@ class topic_manager {
   result<void> remove(const std::string& name);
   result<void> add_partitions(const std::string& name, int32_t total, bool validate_only = false);
   // Replaces (AlterConfigs) or edits (IncrementalAlterConfigs: value nullopt = delete) topic configs.
-  result<void> set_configs(const std::string& name, const std::map<std::string, std::optional<std::string>>& edits,
-                           bool replace, bool validate_only = false);
+  result<void> set_configs(const std::string& name,
+                           const std::map<std::string, std::optional<std::string>>& edits, bool replace,
+                           bool validate_only = false);
 
   std::optional<topic_info> find(const std::string& name) const;
   std::optional<topic_info> find_by_id(const topic_uuid& id) const;

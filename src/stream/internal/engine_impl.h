@@ -26,7 +26,7 @@ struct stream_state {
   stream::epoch ep;
   bool open = false;
   std::atomic<bool> deleted{false};
-  offset next = 0;                  // next offset to assign (mu)
+  offset next = 0;                   // next offset to assign (mu)
   std::atomic<offset> confirmed{0};  // durable end: the high watermark
   std::atomic<offset> start{0};
   std::atomic<offset> committed{0};  // end of the data in objects
@@ -86,7 +86,8 @@ class engine_impl final : public engine {
   void uploader_loop();
   void janitor_loop();
   result<void> upload_block(const std::shared_ptr<cache_block>& b);
-  result<meta::object_info> write_object(object_id id, meta::object_kind kind, const std::vector<record_ptr>& records);
+  result<meta::object_info> write_object(object_id id, meta::object_kind kind,
+                                         const std::vector<record_ptr>& records);
   result<void> put_object(const std::string& key, std::string_view bytes);
   void trim_wal();
   result<void> upload_pending_inline();
@@ -119,7 +120,7 @@ class engine_impl final : public engine {
   size_t unuploaded_bytes_ = 0;  // logged or being logged, not uploaded yet
   std::atomic<int64_t> in_flight_{0};
 
-  std::mutex upload_mu_;   // one upload at a time, in order
+  std::mutex upload_mu_;  // one upload at a time, in order
   std::mutex trim_mu_;
   std::mutex janitor_mu_;  // one janitor pass at a time
   std::mutex retention_mu_;

@@ -164,8 +164,8 @@ class BrokerTest : public ::testing::Test {
     return decode<proto::produce_response>(body.value_or(""), version);
   }
 
-  proto::fetch_response fetch(const std::string& topic, int32_t partition, int64_t offset, int32_t max_wait = 0,
-                              int32_t min_bytes = 1, int16_t version = 11) {
+  proto::fetch_response fetch(const std::string& topic, int32_t partition, int64_t offset,
+                              int32_t max_wait = 0, int32_t min_bytes = 1, int16_t version = 11) {
     proto::fetch_request req;
     req.max_wait_ms = max_wait;
     req.min_bytes = min_bytes;
@@ -311,7 +311,9 @@ TEST_F(BrokerTest, IdempotentRetryGetsTheOriginalOffsetsEvenAfterRestart) {
   EXPECT_EQ(dup.error_code, 0);
   EXPECT_EQ(dup.base_offset, 2);
   // A gap is refused.
-  EXPECT_EQ(produce("i", 0, batch(1, pid.producer_id, pid.producer_epoch, 9)).responses[0].partition_responses[0]
+  EXPECT_EQ(produce("i", 0, batch(1, pid.producer_id, pid.producer_epoch, 9))
+                .responses[0]
+                .partition_responses[0]
                 .error_code,
             45);
   // After a restart (state rebuilt from the log), the retry is still detected.

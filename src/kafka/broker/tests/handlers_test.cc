@@ -1,8 +1,5 @@
 // Group and admin handlers (handlers_group.cc, handlers_admin.cc) over a real
 // socket; the fixture is broker_test.cc's BrokerTest.
-#include "kafka/broker/broker.h"
-#include "kafka/protocol/messages/all.h"
-
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -13,6 +10,8 @@
 #include <map>
 #include <thread>
 
+#include "kafka/broker/broker.h"
+#include "kafka/protocol/messages/all.h"
 #include "kafka/protocol/messages/api_versions.h"
 #include "kafka/protocol/messages/create_topics.h"
 #include "kafka/protocol/messages/fetch.h"
@@ -31,11 +30,10 @@ namespace proto = protocol;
 using namespace std::chrono_literals;
 
 class BrokerTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("sluice-broker-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / ("sluice-broker-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     storage_ = stream::make_memory_storage();
@@ -47,13 +45,11 @@ protected:
   }
   void start() {
     meta_ = stream::meta::open_sqlite((dir_ / "meta.db").string()).value();
-    auto dev =
-        stream::wal::open_file_device((dir_ / "wal").string(), 32 << 20, true);
+    auto dev = stream::wal::open_file_device((dir_ / "wal").string(), 32 << 20, true);
     ASSERT_TRUE(dev) << dev.error().message();
     stream::engine_options eo;
     eo.janitor_interval = 1h;
-    engine_ = stream::open_engine(eo, std::move(dev).value(), *meta_, *storage_)
-                  .value();
+    engine_ = stream::open_engine(eo, std::move(dev).value(), *meta_, *storage_).value();
     broker_options bo;
     bo.groups.initial_rebalance_delay = 0ms;
     auto b = broker::open(bo, *engine_, *meta_);
@@ -67,17 +63,15 @@ protected:
   }
   void stop() {
     conn_.reset();
-    if (server_)
-      server_->stop();
+    if (server_) server_->stop();
     server_.reset();
-    if (broker_)
-      broker_->stop();
+    if (broker_) broker_->stop();
     broker_.reset();
     engine_.reset();
     meta_.reset();
   }
 
-  net::stream &conn() {
+  net::stream& conn() {
     if (!conn_) {
       auto s = net::stream::connect("127.0.0.1", server_->port(), 5s);
       EXPECT_TRUE(s) << s.error().message();
@@ -89,58 +83,50 @@ protected:
   // Sends one request and returns the response body (after the header), or
   // nullopt when the broker closed.
   template <class Request>
-  std::optional<std::string> call(int16_t key, int16_t version,
-                                  const Request &req, int32_t corr = 7) {
+  std::optional<std::string> call(int16_t key, int16_t version, const Request& req, int32_t corr = 7) {
     proto::writer w;
     proto::request_header h;
     h.api_key = key;
     h.api_version = version;
     h.correlation_id = corr;
     h.client_id = "test";
-    proto::write_request_header(w, h,
-                                proto::request_header_version(key, version));
+    proto::write_request_header(w, h, proto::request_header_version(key, version));
     req.write(w, version);
     return send_raw(w.take(), key, version, corr);
   }
 
-  std::optional<std::string> send_raw(const std::string &frame, int16_t key,
-                                      int16_t version, int32_t corr) {
+  std::optional<std::string> send_raw(const std::string& frame, int16_t key, int16_t version, int32_t corr) {
     uint32_t n = htonl(static_cast<uint32_t>(frame.size()));
-    std::string out(reinterpret_cast<char *>(&n), 4);
+    std::string out(reinterpret_cast<char*>(&n), 4);
     out += frame;
     boost::system::error_code ec;
-    if (!conn().write_all(out.data(), out.size(), ec))
-      return std::nullopt;
+    if (!conn().write_all(out.data(), out.size(), ec)) return std::nullopt;
     char hdr[4];
-    if (!read_exact(hdr, 4))
-      return std::nullopt;
+    if (!read_exact(hdr, 4)) return std::nullopt;
     uint32_t len;
     std::memcpy(&len, hdr, 4);
     std::string body(ntohl(len), '\0');
-    if (!read_exact(body.data(), body.size()))
-      return std::nullopt;
+    if (!read_exact(body.data(), body.size())) return std::nullopt;
     proto::reader r(body);
     proto::response_header rh;
-    proto::read_response_header(r, proto::response_header_version(key, version),
-                                rh);
+    proto::read_response_header(r, proto::response_header_version(key, version), rh);
     EXPECT_EQ(rh.correlation_id, corr);
     return body.substr(r.position());
   }
 
-  bool read_exact(char *p, size_t n) {
+  bool read_exact(char* p, size_t n) {
     size_t got = 0;
     while (got < n) {
       boost::system::error_code ec;
       size_t k = conn().read(p + got, n - got, ec);
-      if (ec || k == 0)
-        return false;
+      if (ec || k == 0) return false;
       got += k;
     }
     return true;
   }
 
   template <class Response>
-  Response decode(const std::string &body, int16_t version) {
+  Response decode(const std::string& body, int16_t version) {
     Response resp;
     proto::reader r(body);
     resp.read(r, version);
@@ -148,8 +134,7 @@ protected:
     return resp;
   }
 
-  std::string batch(int n, int64_t pid = -1, int16_t epoch = -1,
-                    int32_t seq = -1) {
+  std::string batch(int n, int64_t pid = -1, int16_t epoch = -1, int32_t seq = -1) {
     std::vector<proto::record_data> recs;
     for (int i = 0; i < n; ++i) {
       proto::record_data d;
@@ -165,8 +150,7 @@ protected:
     return proto::build_batch(o, recs);
   }
 
-  proto::produce_response produce(const std::string &topic, int32_t partition,
-                                  const std::string &records,
+  proto::produce_response produce(const std::string& topic, int32_t partition, const std::string& records,
                                   int16_t version = 7) {
     proto::produce_request req;
     req.acks = -1;
@@ -183,9 +167,8 @@ protected:
     return decode<proto::produce_response>(body.value_or(""), version);
   }
 
-  proto::fetch_response fetch(const std::string &topic, int32_t partition,
-                              int64_t offset, int32_t max_wait = 0,
-                              int32_t min_bytes = 1, int16_t version = 11) {
+  proto::fetch_response fetch(const std::string& topic, int32_t partition, int64_t offset,
+                              int32_t max_wait = 0, int32_t min_bytes = 1, int16_t version = 11) {
     proto::fetch_request req;
     req.max_wait_ms = max_wait;
     req.min_bytes = min_bytes;
@@ -199,7 +182,7 @@ protected:
     req.topics.push_back(ft);
     auto body = call(1, version, req);
     EXPECT_TRUE(body);
-    fetched_ = body.value_or(""); // the response's record views point into this
+    fetched_ = body.value_or("");  // the response's record views point into this
     return decode<proto::fetch_response>(fetched_, version);
   }
 
@@ -213,26 +196,24 @@ protected:
   std::string fetched_;
 };
 class HandlersTest : public BrokerTest {
-protected:
+ protected:
   template <class Response, class Request>
-  Response rpc(int16_t key, int16_t version, const Request &req) {
+  Response rpc(int16_t key, int16_t version, const Request& req) {
     auto body = call(key, version, req);
-    EXPECT_TRUE(body) << "key " << key << " v" << version
-                      << ": connection closed";
+    EXPECT_TRUE(body) << "key " << key << " v" << version << ": connection closed";
     held_.push_back(body.value_or(""));
     return decode<Response>(held_.back(), version);
   }
 
-  proto::create_topics_response
-  create(const std::string &name, int32_t partitions, int16_t version = 5,
-         int16_t rf = -1, std::map<std::string, std::string> cfg = {},
-         bool validate_only = false) {
+  proto::create_topics_response create(const std::string& name, int32_t partitions, int16_t version = 5,
+                                       int16_t rf = -1, std::map<std::string, std::string> cfg = {},
+                                       bool validate_only = false) {
     proto::create_topics_request req;
     proto::create_topics_request::creatable_topic t;
     t.name = name;
     t.num_partitions = partitions;
     t.replication_factor = rf;
-    for (auto &[k, v] : cfg) {
+    for (auto& [k, v] : cfg) {
       proto::create_topics_request::topic_config tc;
       tc.name = k;
       tc.value = v;
@@ -335,7 +316,7 @@ TEST_F(HandlersTest, GroupLifecycle) {
   op.committed_leader_epoch = 3;
   op.committed_metadata = std::nullopt;
   ot.partitions.push_back(op);
-  op.partition_index = 9; // no such partition
+  op.partition_index = 9;  // no such partition
   ot.partitions.push_back(op);
   oc.topics.push_back(ot);
   auto committed = rpc<proto::offset_commit_response>(8, 7, oc);
@@ -344,11 +325,7 @@ TEST_F(HandlersTest, GroupLifecycle) {
   EXPECT_EQ(committed.topics[0].partitions[0].error_code, 0);
   EXPECT_EQ(committed.topics[0].partitions[1].error_code, 3);
   // v0: a standalone commit, refused while the group has members.
-  EXPECT_EQ(rpc<proto::offset_commit_response>(8, 0, oc)
-                .topics[0]
-                .partitions[0]
-                .error_code,
-            25);
+  EXPECT_EQ(rpc<proto::offset_commit_response>(8, 0, oc).topics[0].partitions[0].error_code, 25);
 
   proto::offset_fetch_request of;
   of.group_id = "g";
@@ -362,8 +339,7 @@ TEST_F(HandlersTest, GroupLifecycle) {
   EXPECT_EQ(all.topics[0].partitions[0].metadata, "");
   proto::offset_fetch_request of1;
   of1.group_id = "g";
-  of1.topics =
-      std::vector<proto::offset_fetch_request::topic>{{"t", {0, 1}, {}}};
+  of1.topics = std::vector<proto::offset_fetch_request::topic>{{"t", {0, 1}, {}}};
   auto some = rpc<proto::offset_fetch_response>(9, 1, of1);
   ASSERT_EQ(some.topics.size(), 1u);
   ASSERT_EQ(some.topics[0].partitions.size(), 2u);
@@ -375,8 +351,7 @@ TEST_F(HandlersTest, GroupLifecycle) {
   g8.topics = std::nullopt;
   of8.groups.push_back(g8);
   g8.group_id = "other";
-  g8.topics =
-      std::vector<proto::offset_fetch_request::group_topic>{{"t", {1}, {}}};
+  g8.topics = std::vector<proto::offset_fetch_request::group_topic>{{"t", {1}, {}}};
   of8.groups.push_back(g8);
   auto multi = rpc<proto::offset_fetch_response>(9, 8, of8);
   ASSERT_EQ(multi.groups.size(), 2u);
@@ -406,15 +381,11 @@ TEST_F(HandlersTest, GroupLifecycle) {
   EXPECT_EQ(listed.groups[0].group_state, "Stable");
   lg.states_filter = {"empty"};
   EXPECT_TRUE(rpc<proto::list_groups_response>(16, 4, lg).groups.empty());
-  EXPECT_EQ(
-      rpc<proto::list_groups_response>(16, 0, proto::list_groups_request{})
-          .groups.size(),
-      1u);
+  EXPECT_EQ(rpc<proto::list_groups_response>(16, 0, proto::list_groups_request{}).groups.size(), 1u);
 
   proto::delete_groups_request del;
   del.groups_names = {"g"};
-  EXPECT_EQ(
-      rpc<proto::delete_groups_response>(42, 1, del).results[0].error_code, 68);
+  EXPECT_EQ(rpc<proto::delete_groups_response>(42, 1, del).results[0].error_code, 68);
 
   // LeaveGroup v3 (batch) with an unknown member, then v1 for the real one.
   proto::leave_group_request lv3;
@@ -446,15 +417,9 @@ TEST_F(HandlersTest, GroupLifecycle) {
   EXPECT_EQ(rpc<proto::offset_fetch_response>(9, 5, of).topics.size(), 0u);
   // v0 standalone commit works on an empty group.
   oc.topics[0].partitions.pop_back();
-  EXPECT_EQ(rpc<proto::offset_commit_response>(8, 0, oc)
-                .topics[0]
-                .partitions[0]
-                .error_code,
-            0);
-  EXPECT_EQ(
-      rpc<proto::delete_groups_response>(42, 2, del).results[0].error_code, 0);
-  EXPECT_EQ(
-      rpc<proto::delete_groups_response>(42, 0, del).results[0].error_code, 69);
+  EXPECT_EQ(rpc<proto::offset_commit_response>(8, 0, oc).topics[0].partitions[0].error_code, 0);
+  EXPECT_EQ(rpc<proto::delete_groups_response>(42, 2, del).results[0].error_code, 0);
+  EXPECT_EQ(rpc<proto::delete_groups_response>(42, 0, del).results[0].error_code, 69);
 }
 
 TEST_F(HandlersTest, JoinV0AndSessionErrors) {
@@ -463,7 +428,7 @@ TEST_F(HandlersTest, JoinV0AndSessionErrors) {
   j.session_timeout_ms = 10000;
   j.protocol_type = "consumer";
   j.protocols.push_back({"roundrobin", "m", {}});
-  auto r = rpc<proto::join_group_response>(11, 0, j); // v0: no KIP-394
+  auto r = rpc<proto::join_group_response>(11, 0, j);  // v0: no KIP-394
   EXPECT_EQ(r.error_code, 0);
   EXPECT_EQ(r.generation_id, 1);
   EXPECT_EQ(r.protocol_name, "roundrobin");
@@ -471,7 +436,7 @@ TEST_F(HandlersTest, JoinV0AndSessionErrors) {
   j.session_timeout_ms = 10;
   auto bad = rpc<proto::join_group_response>(11, 7, j);
   EXPECT_EQ(bad.error_code, 26);
-  EXPECT_FALSE(bad.protocol_name.has_value()); // nullable from v7
+  EXPECT_FALSE(bad.protocol_name.has_value());  // nullable from v7
   auto bad2 = rpc<proto::join_group_response>(11, 2, j);
   EXPECT_EQ(bad2.error_code, 26);
   EXPECT_EQ(bad2.protocol_name, "");
@@ -487,7 +452,7 @@ TEST_F(HandlersTest, CreateTopicsErrorsAndResults) {
   EXPECT_FALSE(ok.topics[0].topic_id.is_zero());
   ASSERT_TRUE(ok.topics[0].configs.has_value());
   bool seen = false;
-  for (const auto &cfg : *ok.topics[0].configs) {
+  for (const auto& cfg : *ok.topics[0].configs) {
     if (cfg.name == "retention.ms") {
       seen = true;
       EXPECT_EQ(cfg.value, "1000");
@@ -509,7 +474,7 @@ TEST_F(HandlersTest, CreateTopicsErrorsAndResults) {
   EXPECT_EQ(v.topics[0].error_code, 0);
   EXPECT_EQ(v.topics[0].num_partitions, 2);
   EXPECT_EQ(create("c3", 2, 0).topics[0].error_code,
-            0); // validate-only created nothing
+            0);  // validate-only created nothing
 
   // Duplicates and manual assignments.
   proto::create_topics_request req;
@@ -547,16 +512,10 @@ TEST_F(HandlersTest, CreatePartitionsAndDeleteTopics) {
   EXPECT_EQ(broker_->topics().find("p")->partitions.size(), 3u);
   cp.topics.pop_back();
   cp.topics[0].count = 2;
-  EXPECT_EQ(
-      rpc<proto::create_partitions_response>(37, 2, cp).results[0].error_code,
-      37);
+  EXPECT_EQ(rpc<proto::create_partitions_response>(37, 2, cp).results[0].error_code, 37);
   cp.topics[0].count = 5;
-  cp.topics[0].assignments =
-      std::vector<proto::create_partitions_request::partition_assignment>{
-          {{1}, {}}};
-  EXPECT_EQ(
-      rpc<proto::create_partitions_response>(37, 3, cp).results[0].error_code,
-      39);
+  cp.topics[0].assignments = std::vector<proto::create_partitions_request::partition_assignment>{{{1}, {}}};
+  EXPECT_EQ(rpc<proto::create_partitions_response>(37, 3, cp).results[0].error_code, 39);
 
   // DeleteTopics v1 by name, v6 by id.
   ASSERT_EQ(create("q", 1).topics[0].error_code, 0);
@@ -584,15 +543,12 @@ TEST_F(HandlersTest, CreatePartitionsAndDeleteTopics) {
 }
 
 TEST_F(HandlersTest, DescribeAndAlterConfigs) {
-  ASSERT_EQ(
-      create("cfg", 1, 5, -1, {{"retention.ms", "5000"}}).topics[0].error_code,
-      0);
+  ASSERT_EQ(create("cfg", 1, 5, -1, {{"retention.ms", "5000"}}).topics[0].error_code, 0);
   proto::describe_configs_request dc;
   proto::describe_configs_request::resource res;
   res.resource_type = 2;
   res.resource_name = "cfg";
-  res.configuration_keys =
-      std::vector<std::string>{"retention.ms", "cleanup.policy"};
+  res.configuration_keys = std::vector<std::string>{"retention.ms", "cleanup.policy"};
   dc.resources.push_back(res);
   res.resource_name = "nope";
   dc.resources.push_back(res);
@@ -609,14 +565,14 @@ TEST_F(HandlersTest, DescribeAndAlterConfigs) {
   ASSERT_EQ(r.results.size(), 5u);
   EXPECT_EQ(r.results[0].error_code, 0);
   ASSERT_EQ(r.results[0].configs.size(), 2u);
-  const auto &policy = r.results[0].configs[0];
+  const auto& policy = r.results[0].configs[0];
   EXPECT_EQ(policy.name, "cleanup.policy");
   EXPECT_EQ(policy.value, "delete");
   EXPECT_EQ(policy.config_source, 5);
   EXPECT_EQ(policy.config_type, 7);
   ASSERT_EQ(policy.synonyms.size(), 1u);
   EXPECT_EQ(policy.synonyms[0].name, "log.cleanup.policy");
-  const auto &ret = r.results[0].configs[1];
+  const auto& ret = r.results[0].configs[1];
   EXPECT_EQ(ret.value, "5000");
   EXPECT_EQ(ret.config_source, 1);
   EXPECT_EQ(ret.config_type, 5);
@@ -628,10 +584,9 @@ TEST_F(HandlersTest, DescribeAndAlterConfigs) {
   EXPECT_EQ(r.results[1].error_code, 3);
   EXPECT_EQ(r.results[2].error_code, 0);
   bool np = false;
-  for (const auto &e : r.results[2].configs) {
+  for (const auto& e : r.results[2].configs) {
     EXPECT_TRUE(e.read_only);
-    if (e.name == "num.partitions")
-      np = e.value == "1";
+    if (e.name == "num.partitions") np = e.value == "1";
   }
   EXPECT_TRUE(np);
   EXPECT_EQ(r.results[3].error_code, 42);
@@ -675,40 +630,22 @@ TEST_F(HandlersTest, DescribeAndAlterConfigs) {
   EXPECT_EQ(cfgs.size(), 1u);
   EXPECT_EQ(cfgs["retention.ms"], "7");
   ic.resources[0].configs = {{"retention.ms", 2, "8", {}}};
-  EXPECT_EQ(rpc<proto::incremental_alter_configs_response>(44, 0, ic)
-                .responses[0]
-                .error_code,
-            40);
+  EXPECT_EQ(rpc<proto::incremental_alter_configs_response>(44, 0, ic).responses[0].error_code, 40);
   ic.resources[0].configs = {{"cleanup.policy", 2, "compact", {}}};
-  EXPECT_EQ(rpc<proto::incremental_alter_configs_response>(44, 0, ic)
-                .responses[0]
-                .error_code,
-            40);
+  EXPECT_EQ(rpc<proto::incremental_alter_configs_response>(44, 0, ic).responses[0].error_code, 40);
   ic.resources[0].configs = {{"cleanup.policy", 2, "delete", {}}};
-  EXPECT_EQ(rpc<proto::incremental_alter_configs_response>(44, 0, ic)
-                .responses[0]
-                .error_code,
-            0);
+  EXPECT_EQ(rpc<proto::incremental_alter_configs_response>(44, 0, ic).responses[0].error_code, 0);
   EXPECT_EQ(broker_->topics().find("cfg")->configs["cleanup.policy"], "delete");
-  ic.resources[0].configs = {{"retention.ms", 0, "1", {}},
-                             {"retention.ms", 1, std::nullopt, {}}};
-  EXPECT_EQ(rpc<proto::incremental_alter_configs_response>(44, 1, ic)
-                .responses[0]
-                .error_code,
-            42);
+  ic.resources[0].configs = {{"retention.ms", 0, "1", {}}, {"retention.ms", 1, std::nullopt, {}}};
+  EXPECT_EQ(rpc<proto::incremental_alter_configs_response>(44, 1, ic).responses[0].error_code, 42);
   ic.resources[0].resource_name = "nope";
   ic.resources[0].configs = {{"retention.ms", 0, "1", {}}};
-  EXPECT_EQ(rpc<proto::incremental_alter_configs_response>(44, 1, ic)
-                .responses[0]
-                .error_code,
-            3);
+  EXPECT_EQ(rpc<proto::incremental_alter_configs_response>(44, 1, ic).responses[0].error_code, 3);
 }
 
 TEST_F(HandlersTest, DeleteRecordsMovesTheStart) {
   ASSERT_EQ(create("dr", 1).topics[0].error_code, 0);
-  ASSERT_EQ(
-      produce("dr", 0, batch(5)).responses[0].partition_responses[0].error_code,
-      0);
+  ASSERT_EQ(produce("dr", 0, batch(5)).responses[0].partition_responses[0].error_code, 0);
   auto del = [&](int32_t partition, int64_t offset, int16_t version = 1) {
     proto::delete_records_request req;
     proto::delete_records_request::topic t;
@@ -716,9 +653,7 @@ TEST_F(HandlersTest, DeleteRecordsMovesTheStart) {
     t.partitions.push_back({partition, offset, {}});
     req.topics.push_back(t);
     req.timeout_ms = 1000;
-    return rpc<proto::delete_records_response>(21, version, req)
-        .topics.at(0)
-        .partitions.at(0);
+    return rpc<proto::delete_records_response>(21, version, req).topics.at(0).partitions.at(0);
   };
   auto a = del(0, 3);
   EXPECT_EQ(a.error_code, 0);
@@ -739,7 +674,7 @@ TEST_F(HandlersTest, ParkedJoinIsAnsweredFromAnotherConnection) {
   j.rebalance_timeout_ms = 10000;
   j.protocol_type = "consumer";
   j.protocols.push_back({"range", "m", {}});
-  auto a = rpc<proto::join_group_response>(11, 3, j); // v3: id assigned at once
+  auto a = rpc<proto::join_group_response>(11, 3, j);  // v3: id assigned at once
   ASSERT_EQ(a.error_code, 0);
   ASSERT_EQ(a.generation_id, 1);
   // B joins on a second connection and parks until A rejoins.
@@ -755,11 +690,11 @@ TEST_F(HandlersTest, ParkedJoinIsAnsweredFromAnotherConnection) {
     h.client_id = "b";
     proto::write_request_header(w, h, proto::request_header_version(11, 6));
     auto jb = j;
-    jb.group_instance_id = "b-static"; // static: no KIP-394 round trip
+    jb.group_instance_id = "b-static";  // static: no KIP-394 round trip
     jb.write(w, 6);
     std::string frame = w.take();
     uint32_t n = htonl(static_cast<uint32_t>(frame.size()));
-    std::string out(reinterpret_cast<char *>(&n), 4);
+    std::string out(reinterpret_cast<char*>(&n), 4);
     out += frame;
     boost::system::error_code ec;
     ASSERT_TRUE(conn().write_all(out.data(), out.size(), ec));
@@ -770,8 +705,7 @@ TEST_F(HandlersTest, ParkedJoinIsAnsweredFromAnotherConnection) {
   hb.generation_id = 1;
   hb.member_id = a.member_id;
   for (int i = 0; i < 50; ++i) {
-    if (rpc<proto::heartbeat_response>(12, 3, hb).error_code == 27)
-      break;
+    if (rpc<proto::heartbeat_response>(12, 3, hb).error_code == 27) break;
     std::this_thread::sleep_for(20ms);
   }
   j.member_id = a.member_id;
@@ -801,5 +735,5 @@ TEST_F(HandlersTest, ParkedJoinIsAnsweredFromAnotherConnection) {
   EXPECT_TRUE(b.member_id.starts_with("b-static-"));
 }
 
-} // namespace
-} // namespace sluice::kafka
+}  // namespace
+}  // namespace sluice::kafka
