@@ -64,8 +64,8 @@ void load_producers(broker& b, stream::stream_id id, partition_state& p) {
     }
   }
   for (const auto& rec : tail) {
-    auto h = peek_batch_header(rec->payload);
-    if (h && h->producer_id >= 0) p.producers.record(*h, rec->base);
+    auto h = proto::read_batch_header(rec->payload);
+    if (h && h.value().producer_id >= 0) p.producers.record(h.value(), rec->base);
   }
   if (p.producers.producers() > 0) {
     spdlog::debug("kafka: stream {}: {} producers recovered from the log tail", id.value(),
@@ -197,13 +197,9 @@ void handle_produce(request_context& c) {
   }
   for (size_t ti = 0; ti < req.topic_data.size(); ++ti) {
     const auto& td = req.topic_data[ti];
-    int32_t max_bytes = b.topics().max_message_bytes(td.name);
-    bool log_append_time = false;
-    if (auto t = b.topics().find(td.name)) {
-      for (const auto& e : b.topics().describe_configs(*t)) {
-        if (e.name == "message.timestamp.type") log_append_time = e.value == "LogAppendTime";
-      }
-    }
+    const auto settings = b.topics().produce_settings_of(td.name);
+    const int32_t max_bytes = settings.max_message_bytes;
+    const bool log_append_time = settings.log_append_time;
     for (size_t pi = 0; pi < td.partition_data.size(); ++pi) {
       const auto& pd = td.partition_data[pi];
       auto set_error = [&, ti, pi](error_code e, std::string msg = {}) {
@@ -268,12 +264,7 @@ void handle_produce(request_context& c) {
       std::vector<pending_batch> todo;
       bool failed = false;
       for (const auto& bv : batches.value()) {
-        batch_header h;
-        h.producer_id = bv.header.producer_id;
-        h.producer_epoch = bv.header.producer_epoch;
-        h.base_sequence = bv.header.base_sequence;
-        h.last_offset_delta = bv.header.last_offset_delta;
-        h.max_timestamp = bv.header.max_timestamp;
+        const batch_header& h = bv.header;
         auto verdict = part->producers.check(h);
         if (verdict.v == producer_table::verdict::duplicate) {
           // A retry of a batch already written: answer with its original offsets.
@@ -298,7 +289,6 @@ void handle_produce(request_context& c) {
         todo.push_back({std::string(bv.bytes), h});
       }
       if (failed) continue;
-      auto results = std::make_shared<std::vector<int64_t>>(todo.size(), -1);
       auto remaining = std::make_shared<std::atomic<size_t>>(todo.size());
       {
         std::lock_guard lk(state->mu);
@@ -307,40 +297,40 @@ void handle_produce(request_context& c) {
       for (size_t bi = 0; bi < todo.size(); ++bi) {
         stream::append_request ar;
         ar.count = static_cast<uint32_t>(todo[bi].h.last_offset_delta) + 1;
-        ar.max_timestamp = todo[bi].h.max_timestamp;
-        if (log_append_time) ar.max_timestamp = now_ms();
+        // LogAppendTime topics: the broker's clock, stored in the batch and answered.
+        const int64_t append_time = log_append_time ? now_ms() : -1;
+        ar.max_timestamp = log_append_time ? append_time : todo[bi].h.max_timestamp;
         ar.payload = std::move(todo[bi].bytes);
         batch_header h = todo[bi].h;
-        ar.stamp = [part, h, log_append_time, ts = ar.max_timestamp](std::string& bytes,
-                                                                     stream::offset base) {
+        ar.stamp = [part, h, log_append_time, ts = append_time](std::string& bytes, stream::offset base) {
           (void)proto::assign_offsets(std::span<char>(bytes.data(), bytes.size()), base, 0);
           if (log_append_time)
             (void)proto::set_log_append_time(std::span<char>(bytes.data(), bytes.size()), ts);
           part->producers.record(h, base);  // under the partition's append lock (held by the caller)
         };
-        b.engine().append(
-            *sid, std::move(ar),
-            [state, results, remaining, bi, ti, pi, sid = *sid, eng = &b.engine(), log_append_time,
-             ts = log_append_time ? now_ms() : -1](result<stream::append_result> r) {
-              {
-                std::lock_guard lk(state->mu);
-                auto& pr = state->resp.responses[ti].partition_responses[pi];
-                if (!r) {
-                  pr.error_code = code(to_kafka_error(r.error()));
-                  pr.base_offset = -1;
-                } else if (bi == 0 && pr.error_code == 0) {
-                  pr.base_offset = r.value().base;
-                  if (log_append_time) pr.log_append_time_ms = ts;
-                }
-              }
-              if (remaining->fetch_sub(1) == 1) {
-                if (auto st = eng->status(sid)) {
-                  std::lock_guard lk(state->mu);
-                  state->resp.responses[ti].partition_responses[pi].log_start_offset = st.value().start;
-                }
-                state->done();
-              }
-            });
+        b.engine().append(*sid, std::move(ar),
+                          [state, remaining, bi, ti, pi, sid = *sid, eng = &b.engine(), log_append_time,
+                           ts = append_time](result<stream::append_result> r) {
+                            {
+                              std::lock_guard lk(state->mu);
+                              auto& pr = state->resp.responses[ti].partition_responses[pi];
+                              if (!r) {
+                                pr.error_code = code(to_kafka_error(r.error()));
+                                pr.base_offset = -1;
+                              } else if (bi == 0 && pr.error_code == 0) {
+                                pr.base_offset = r.value().base;
+                                if (log_append_time) pr.log_append_time_ms = ts;
+                              }
+                            }
+                            if (remaining->fetch_sub(1) == 1) {
+                              if (auto st = eng->status(sid)) {
+                                std::lock_guard lk(state->mu);
+                                state->resp.responses[ti].partition_responses[pi].log_start_offset =
+                                    st.value().start;
+                              }
+                              state->done();
+                            }
+                          });
       }
     }
   }

@@ -9,26 +9,13 @@
 // a retry of a batch that was durable before a kill -9 is still detected.
 #include <cstdint>
 #include <deque>
-#include <mutex>
-#include <optional>
-#include <string_view>
 #include <unordered_map>
+
+#include "kafka/protocol/record_batch.h"
 
 namespace sluice::kafka {
 
-// The v2 batch header fields producer state needs.
-struct batch_header {
-  int64_t producer_id = -1;
-  int16_t producer_epoch = -1;
-  int32_t base_sequence = -1;
-  int32_t last_offset_delta = 0;
-  int64_t max_timestamp = -1;
-  bool transactional = false;
-  bool control = false;
-};
-// Reads the header of the v2 batch at the start of bytes (no validation
-// beyond the size and magic; produce validates batches before this).
-std::optional<batch_header> peek_batch_header(std::string_view bytes);
+using protocol::batch_header;
 
 class producer_table {
  public:

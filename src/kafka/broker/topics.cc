@@ -414,11 +414,15 @@ std::vector<config_entry> topic_manager::describe_configs(const topic_info& t) c
   return out;
 }
 
-int32_t topic_manager::max_message_bytes(const std::string& topic) const {
-  auto t = find(topic);
-  if (!t) return defaults_.max_message_bytes;
-  return static_cast<int32_t>(
-      parse_i64(effective(*t, "max.message.bytes")).value_or(defaults_.max_message_bytes));
+produce_settings topic_manager::produce_settings_of(const std::string& topic) const {
+  produce_settings out{defaults_.max_message_bytes, defaults_.timestamp_type == "LogAppendTime"};
+  std::shared_lock lk(mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) return out;
+  out.max_message_bytes = static_cast<int32_t>(
+      parse_i64(effective(it->second, "max.message.bytes")).value_or(defaults_.max_message_bytes));
+  out.log_append_time = effective(it->second, "message.timestamp.type") == "LogAppendTime";
+  return out;
 }
 
 void topic_manager::apply_retention(const topic_info& t) {

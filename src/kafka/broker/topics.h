@@ -66,6 +66,12 @@ struct topic_defaults {
   std::string timestamp_type = "CreateTime";
 };
 
+// What Produce needs of a topic's configs.
+struct produce_settings {
+  int32_t max_message_bytes;
+  bool log_append_time;  // message.timestamp.type=LogAppendTime
+};
+
 // One topic config as DescribeConfigs reports it.
 struct config_entry {
   std::string name;
@@ -99,7 +105,8 @@ class topic_manager {
 
   // Every config of a topic with its effective value (topic-level or default).
   std::vector<config_entry> describe_configs(const topic_info& t) const;
-  int32_t max_message_bytes(const std::string& topic) const;
+  // Effective limits for Produce, from one lookup (defaults for an unknown topic).
+  produce_settings produce_settings_of(const std::string& topic) const;
   const topic_defaults& defaults() const { return defaults_; }
 
   static bool valid_name(const std::string& name);

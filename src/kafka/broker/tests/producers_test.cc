@@ -49,20 +49,5 @@ TEST(ProducerTable, SequencesDuplicatesAndEpochs) {
   EXPECT_EQ(w.check(h(2, 0, 0)).v, v::append);
 }
 
-TEST(ProducerTable, PeekBatchHeader) {
-  std::string b(61, '\0');
-  EXPECT_FALSE(peek_batch_header(b));  // magic 0
-  b[16] = 2;
-  b[43 + 7] = 9;  // producer id 9 (big-endian)
-  b[53 + 3] = 3;  // base sequence 3
-  b[23 + 3] = 4;  // last offset delta 4
-  auto hdr = peek_batch_header(b);
-  ASSERT_TRUE(hdr);
-  EXPECT_EQ(hdr->producer_id, 9);
-  EXPECT_EQ(hdr->base_sequence, 3);
-  EXPECT_EQ(hdr->last_offset_delta, 4);
-  EXPECT_FALSE(peek_batch_header(b.substr(0, 60)));
-}
-
 }  // namespace
 }  // namespace sluice::kafka
