@@ -1,5 +1,8 @@
 #include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "apps/sluice/commands.h"
 #include "base/crypto.h"
@@ -20,6 +23,8 @@ struct admin_args {
   std::string secret_key;
   std::string data_dir = "./data";
   std::string region = "us-east-1";
+  bool json = false;  // print the server's JSON answer instead of text
+  int poll_ms = 500;  // heal: how often to ask for progress
   std::vector<std::string> words;
 };
 
@@ -92,11 +97,22 @@ result<http::client_response> call(const admin_args& a, const std::string& metho
   return http::send_request(req);
 }
 
+std::string xml_element(const std::string& body, const std::string& name) {
+  auto b = body.find("<" + name + ">"), e = body.find("</" + name + ">");
+  if (b == std::string::npos || e == std::string::npos || e < b) return {};
+  return body.substr(b + name.size() + 2, e - b - name.size() - 2);
+}
+
+// "server answered 404 NoSuchBucket: The specified bucket does not exist" from an S3 XML error.
+std::string describe_answer(const http::client_response& r) {
+  const std::string code = xml_element(r.body, "Code");
+  if (code.empty()) return "server answered " + std::to_string(r.status) + ": " + r.body;
+  return "server answered " + std::to_string(r.status) + " " + code + ": " + xml_element(r.body, "Message");
+}
+
 int check(const result<http::client_response>& r, int ok_status) {
   if (!r) return fail_with("cannot reach the server: " + r.error().message());
-  if (static_cast<int>(r.value().status) != ok_status) {
-    return fail_with("server answered " + std::to_string(r.value().status) + ": " + r.value().body);
-  }
+  if (static_cast<int>(r.value().status) != ok_status) return fail_with(describe_answer(r.value()));
   return 0;
 }
 
@@ -113,28 +129,184 @@ std::string human_bytes(uint64_t b) {
   return buf;
 }
 
+uint64_t num(const json::object& o, std::string_view k) {
+  const auto* v = o.if_contains(k);
+  return v && v->is_number() ? v->to_number<uint64_t>() : 0;
+}
+std::string str(const json::object& o, std::string_view k) {
+  const auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::string plural(uint64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::string heal_scope(const json::object& h) {
+  const std::string b = str(h, "bucket");
+  if (b.empty()) return "every bucket";
+  const std::string p = str(h, "prefix");
+  return p.empty() ? b : b + "/" + p;
+}
+
+std::string heal_counts(const json::object& h) {
+  return plural(num(h, "objects_scanned"), "object", "objects") + " scanned, " +
+         std::to_string(num(h, "objects_healed")) + " healed (" +
+         plural(num(h, "shards_written"), "shard copy", "shard copies") + " rewritten), " +
+         std::to_string(num(h, "failed")) + " failed";
+}
+
+void print_info(const json::object& o) {
+  const std::string backend = str(o, "backend");
+  std::cout << "Deployment: " << str(o, "deployment_id") << "\nRegion: " << str(o, "region") << "\n";
+  if (backend == "erasure") {
+    std::cout << "Erasure sets: " << num(o, "sets") << ", drives per set: " << num(o, "drives_per_set")
+              << ", parity: " << str(o, "standard_storage_class") << " (standard storage class)\n";
+  } else {
+    std::cout << "Single drive: 1 set of 1 drive, no parity (" << str(o, "standard_storage_class") << ")\n";
+  }
+  std::cout << "Drives: " << num(o, "drives_online") << " online, " << num(o, "drives_offline") << " offline";
+  if (num(o, "drives_healing")) std::cout << ", " << num(o, "drives_healing") << " healing";
+  std::cout << "\nSpace: " << human_bytes(num(o, "used_bytes")) << " used, "
+            << human_bytes(num(o, "free_bytes")) << " free of " << human_bytes(num(o, "total_bytes")) << "\n";
+  const bool complete = !o.if_contains("usage_complete") || o.at("usage_complete").as_bool();
+  std::cout << (complete ? "" : "at least ") << plural(num(o, "objects"), "object", "objects") << " ("
+            << human_bytes(num(o, "object_bytes")) << ") in "
+            << plural(num(o, "buckets"), "bucket", "buckets")
+            << (complete ? "" : " (counting stopped at its time limit)") << "\n";
+  const json::array* sets = o.if_contains("erasure_sets") ? &o.at("erasure_sets").as_array() : nullptr;
+  const json::array& drives = o.at("drives").as_array();
+  const size_t set_count = sets ? sets->size() : 1;
+  for (size_t i = 0; i < set_count; ++i) {
+    if (sets) {
+      const auto& so = (*sets)[i].as_object();
+      std::cout << "Set " << i + 1 << ": " << num(so, "drives_online") << "/"
+                << num(so, "drives_online") + num(so, "drives_offline") << " drives online\n";
+    }
+    for (const auto& d : drives) {
+      const auto& dd = d.as_object();
+      if (sets && num(dd, "set") != i) continue;
+      std::cout << "  " << str(dd, "path") << "  " << str(dd, "state");
+      if (dd.if_contains("healing") && dd.at("healing").as_bool()) std::cout << " (healing)";
+      if (str(dd, "state") == "online") {
+        std::cout << "  " << human_bytes(num(dd, "free_bytes")) << " free of "
+                  << human_bytes(num(dd, "total_bytes"));
+      }
+      std::cout << "\n";
+    }
+  }
+  if (const auto* h = o.if_contains("heal"); h && h->is_object() && num(h->as_object(), "id")) {
+    const auto& ho = h->as_object();
+    std::cout << "Last heal: #" << num(ho, "id") << " " << str(ho, "state") << " (" << str(ho, "reason")
+              << ", " << heal_scope(ho) << "): " << heal_counts(ho) << "\n";
+  }
+  if (o.if_contains("heal_backlog"))
+    std::cout << "Heal queue: " << plural(num(o, "heal_backlog"), "object", "objects") << "\n";
+}
+
+result<json::object> get_heal(const admin_args& a, uint64_t id) {
+  auto r = call(a, "GET", "/sluice/admin/v1/heal", id ? "id=" + std::to_string(id) : "", "");
+  if (!r) return fail(r.error());
+  if (r.value().status != 200)
+    return fail(std::make_error_code(std::errc::protocol_error), describe_answer(r.value()));
+  boost::system::error_code ec;
+  auto v = json::parse(r.value().body, ec);
+  if (ec || !v.is_object())
+    return fail(std::make_error_code(std::errc::protocol_error), "bad answer: " + r.value().body);
+  return v.as_object();
+}
+
+// `heal [BUCKET[/PREFIX]]`: starts a heal sequence (waiting first for one
+// that runs), prints its progress and summary. Exit 0 when it finished with
+// no object left unhealed.
+int run_heal(const admin_args& a, const std::string& target) {
+  std::string bucket = target, prefix;
+  if (auto slash = target.find('/'); slash != std::string::npos) {
+    bucket = target.substr(0, slash);
+    prefix = target.substr(slash + 1);
+  }
+  std::ostream& progress = a.json ? std::cerr : std::cout;
+  const auto poll = std::chrono::milliseconds(a.poll_ms);
+  const std::string query = bucket.empty() ? std::string()
+                                           : "bucket=" + uri_encode(bucket) +
+                                                 (prefix.empty() ? "" : "&prefix=" + uri_encode(prefix));
+  uint64_t id = 0;
+  for (;;) {
+    auto r = call(a, "POST", "/sluice/admin/v1/heal", query, "");
+    if (!r) return fail_with("cannot reach the server: " + r.error().message());
+    if (r.value().status == 202) {
+      boost::system::error_code ec;
+      auto v = json::parse(r.value().body, ec);
+      if (ec || !v.is_object()) return fail_with("bad answer: " + r.value().body);
+      id = num(v.as_object(), "id");
+      break;
+    }
+    if (r.value().status != 409 || xml_element(r.value().body, "Code") != "XSluiceHealAlreadyRunning") {
+      return fail_with(describe_answer(r.value()));
+    }
+    auto running = get_heal(a, 0);
+    if (!running) return fail_with(running.error().message());
+    progress << "Waiting for heal #" << num(running.value(), "id") << " (" << str(running.value(), "reason")
+             << ", " << heal_scope(running.value()) << ") to finish: " << heal_counts(running.value())
+             << std::endl;
+    std::this_thread::sleep_for(std::max(poll, std::chrono::milliseconds(1000)));
+  }
+  progress << "Heal #" << id << " of " << (bucket.empty() ? "every bucket" : target) << " started"
+           << std::endl;
+  const auto begun = std::chrono::steady_clock::now();
+  auto last_print = begun;
+  std::string last_counts;
+  for (;;) {
+    auto h = get_heal(a, id);
+    if (!h) return fail_with(h.error().message());
+    const auto& o = h.value();
+    const std::string state = str(o, "state");
+    const auto now = std::chrono::steady_clock::now();
+    const double secs = std::chrono::duration<double>(now - begun).count();
+    if (state != "running") {
+      char took[32];
+      std::snprintf(took, sizeof took, "%.1f s", secs);
+      if (a.json) {
+        std::cout << json::serialize(o) << "\n";
+      } else {
+        std::cout << "Heal #" << id << " " << state << " after " << took << ": " << heal_counts(o) << "\n";
+        if (!str(o, "error").empty()) std::cout << "Error: " << str(o, "error") << "\n";
+      }
+      return state == "done" && num(o, "failed") == 0 ? 0 : 1;
+    }
+    const std::string counts = heal_counts(o);
+    if (counts != last_counts && now - last_print >= std::chrono::seconds(1)) {
+      progress << "  " << counts << std::endl;
+      last_counts = counts;
+      last_print = now;
+    }
+    // Short sequences finish within a second: look more often at first.
+    std::this_thread::sleep_for(secs < 2 ? std::min(poll, std::chrono::milliseconds(100)) : poll);
+  }
+}
+
 int run_admin(admin_args a) {
-  if (a.words.empty()) return fail_with("missing command: info | user add|remove|list", 2);
+  if (a.words.empty())
+    return fail_with("missing command: info | heal [BUCKET[/PREFIX]] | user add|remove|list", 2);
   if (!resolve_credentials(a)) {
     return fail_with("no root credentials: pass --access-key/--secret-key, set SLUICE_ROOT_USER/SLUICE_ROOT_PASSWORD, "
                      "or --data pointing at the server's drive", 2);
   }
   const auto& w = a.words;
-  if (w[0] == "info") {
+  if (w[0] == "info" && w.size() == 1) {
     auto r = call(a, "GET", "/sluice/admin/v1/info", "", "");
     if (int rc = check(r, 200)) return rc;
-    auto v = json::parse(r.value().body);
-    const auto& o = v.as_object();
-    std::cout << "Deployment: " << o.at("deployment_id").as_string().c_str() << "\nRegion: " << o.at("region").as_string().c_str()
-              << "\nBuckets: " << o.at("buckets").to_number<uint64_t>() << "\nDrives:\n";
-    for (const auto& d : o.at("drives").as_array()) {
-      const auto& dd = d.as_object();
-      std::cout << "  " << dd.at("path").as_string().c_str() << "  " << dd.at("state").as_string().c_str() << "  "
-                << human_bytes(dd.at("free_bytes").to_number<uint64_t>()) << " free of "
-                << human_bytes(dd.at("total_bytes").to_number<uint64_t>()) << "\n";
+    if (a.json) {
+      std::cout << r.value().body;
+      return 0;
     }
+    boost::system::error_code ec;
+    auto v = json::parse(r.value().body, ec);
+    if (ec || !v.is_object()) return fail_with("bad answer: " + r.value().body);
+    print_info(v.as_object());
     return 0;
   }
+  if (w[0] == "heal" && w.size() <= 2) return run_heal(a, w.size() == 2 ? w[1] : std::string());
   if (w[0] == "user" && w.size() >= 2) {
     if (w[1] == "list") {
       auto r = call(a, "GET", "/sluice/admin/v1/users", "", "");
@@ -160,21 +332,31 @@ int run_admin(admin_args a) {
       return 0;
     }
   }
-  return fail_with("unknown command; use: info | user add ACCESS_KEY SECRET_KEY | user remove ACCESS_KEY | user list", 2);
+  return fail_with(
+      "unknown command; use: info | heal [BUCKET[/PREFIX]] | user add ACCESS_KEY SECRET_KEY | user remove "
+      "ACCESS_KEY "
+      "| user list",
+      2);
 }
 
 }  // namespace
 
 void add_admin_command(CLI::App& app) {
   auto args = std::make_shared<admin_args>();
-  auto* cmd = app.add_subcommand("admin", "Administer a running server: info, user add|remove|list.");
+  auto* cmd = app.add_subcommand("admin", "Administer a running server: info, heal, user add|remove|list.");
   cmd->add_option("--endpoint", args->endpoint, "Server URL")->envname("SLUICE_ENDPOINT")->capture_default_str();
   cmd->add_option("--access-key", args->access_key, "Root access key (default: $SLUICE_ROOT_USER)");
   cmd->add_option("--secret-key", args->secret_key, "Root secret key (default: $SLUICE_ROOT_PASSWORD)");
   cmd->add_option("--data", args->data_dir, "Drive folder of a local server, to read generated root credentials")
       ->capture_default_str();
   cmd->add_option("--region", args->region, "Region")->capture_default_str();
-  cmd->add_option("command", args->words, "info | user add ACCESS_KEY SECRET_KEY | user remove ACCESS_KEY | user list");
+  cmd->add_flag("--json", args->json, "info, heal: print the server's JSON answer (heal: the final status)");
+  cmd->add_option("--poll-ms", args->poll_ms, "heal: milliseconds between progress checks")
+      ->check(CLI::Range(10, 60000))
+      ->capture_default_str();
+  cmd->add_option(
+      "command", args->words,
+      "info | heal [BUCKET[/PREFIX]] | user add ACCESS_KEY SECRET_KEY | user remove ACCESS_KEY | user list");
   cmd->callback([args] { set_exit_code(run_admin(*args)); });
 }
 

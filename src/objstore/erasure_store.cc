@@ -158,7 +158,17 @@ struct drive {
   // Formatted empty in place of a lost drive and not fully healed yet: its
   // "no such bucket" answers do not count against the other drives.
   std::atomic<bool> healing{false};
+  // Value of the store's format counter when this drive was last formatted:
+  // a full heal that began its walk later covers it.
+  std::atomic<uint64_t> format_gen{0};
+  // File system (st_dev) the folder was last seen on; 0 = not seen yet.
+  std::atomic<uint64_t> dev{0};
 };
+
+uint64_t device_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_dev) : 0;
+}
 
 // One version of a key as one drive holds it, with its inline shard bytes.
 struct entry {
@@ -334,6 +344,7 @@ class ec_reader final : public object_reader {
   result<size_t> read(char* buf, size_t n) override {
     if (pos_ >= end_) return size_t{0};
     if (pos_ < buf_start_ || pos_ >= buf_start_ + block_.size()) {
+      if (auto direct = read_whole_block(buf, n)) return *direct;
       SLUICE_TRY(load(pos_));
     }
     const size_t k = static_cast<size_t>(std::min<uint64_t>({n, buf_start_ + block_.size() - pos_, end_ - pos_}));
@@ -365,6 +376,41 @@ class ec_reader final : public object_reader {
     if (!in.file.valid()) return false;
     ec::fd_shard_source src(in.file.fd());
     return bool(ec::bitrot_reader(src, layout).read_block(block, out));
+  }
+
+  // The common case of a GET: a whole block is wanted and fits the caller's
+  // buffer, and its data shards are good. They are read (and verified)
+  // straight into the buffer, so the bytes are not copied again; only a last
+  // shard whose padding would overflow the buffer goes through scratch_.
+  // nullopt: take the general path (load), which rebuilds what is missing.
+  std::optional<size_t> read_whole_block(char* buf, size_t n) {
+    uint64_t base = 0;
+    int part = 0;
+    while (part < static_cast<int>(parts_.size()) && pos_ >= base + parts_[part].size)
+      base += parts_[part++].size;
+    if (part == static_cast<int>(parts_.size()) || (pos_ - base) % e_.block_size != 0) return std::nullopt;
+    const int k = codec_.data_shards();
+    const ec::shard_layout layout{parts_[part].size, e_.block_size, k};
+    const uint64_t block = (pos_ - base) / e_.block_size;
+    const uint64_t block_len = layout.block_len(block);
+    const size_t slen = layout.shard_block_len(block);
+    if (block_len > n || block_len > end_ - pos_) return std::nullopt;
+    auto* out = reinterpret_cast<std::byte*>(buf);
+    for (int s = 0; s < k; ++s) {
+      const int d = drive_of_shard_[s];
+      if (d < 0 || !inputs_[d].usable) return std::nullopt;
+      const size_t at = static_cast<size_t>(s) * slen;
+      if (at >= block_len) break;  // only padding left (a block smaller than k bytes)
+      if (at + slen <= n) {
+        if (!read_shard(d, part, layout, block, std::span(out + at, slen))) return std::nullopt;
+      } else {
+        scratch_.resize(slen);
+        if (!read_shard(d, part, layout, block, scratch_)) return std::nullopt;
+        std::memcpy(out + at, scratch_.data(), static_cast<size_t>(std::min<uint64_t>(slen, block_len - at)));
+      }
+    }
+    pos_ += block_len;
+    return static_cast<size_t>(block_len);
   }
 
   result<void> load(uint64_t pos) {
@@ -418,6 +464,7 @@ class ec_reader final : public object_reader {
   std::vector<std::vector<std::byte>> shards_;
   std::vector<std::span<std::byte>> spans_;
   std::vector<std::byte> block_;
+  std::vector<std::byte> scratch_;
   uint64_t buf_start_ = 0;
   uint64_t pos_;
   uint64_t end_;
@@ -551,6 +598,9 @@ class erasure_store_impl final : public erasure_store {
         }
       }
     }
+    for (auto& d : drives_) {
+      if (d->online) d->dev = device_of(d->root);
+    }
     const int online = static_cast<int>(std::count_if(drives_.begin(), drives_.end(), [](auto& d) { return d->online.load(); }));
     if (online < std::max(1, static_cast<int>(drives_.size()) / 2)) {
       return fail(errc::read_quorum, std::to_string(online) + " of " + std::to_string(drives_.size()) + " drives usable");
@@ -559,7 +609,10 @@ class erasure_store_impl final : public erasure_store {
       fresh_ = false;
       for (auto& d : drives_) d->healing = false;
     }
-    if (opts_.background) bg_ = std::thread([this] { background_loop(); });
+    if (opts_.background) {
+      bg_ = std::thread([this] { background_loop(); });
+      heal_thread_ = std::thread([this] { heal_loop(); });
+    }
     if (fresh_) schedule_full_heal();
     return ok();
   }
@@ -572,8 +625,14 @@ class erasure_store_impl final : public erasure_store {
       if (stopping_) return;
       stopping_ = true;
     }
+    {
+      std::lock_guard l(heal_mu_);
+      stop_requested_ = true;
+    }
     bg_cv_.notify_all();
+    heal_cv_.notify_all();
     if (bg_.joinable()) bg_.join();
+    if (heal_thread_.joinable()) heal_thread_.join();  // a running sequence stops at its next object
   }
 
   size_t heal_backlog() override {
@@ -582,28 +641,47 @@ class erasure_store_impl final : public erasure_store {
   }
 
   void check_drives() override {
-    bool formatted = false;
-    for (auto& d : drives_) {
-      const auto st = probe(*d);
-      if (st == probe_state::online) {
-        if (!d->online) spdlog::info("drive {} is back online", d->root);
-        d->online = true;
-      } else if (st == probe_state::empty) {
-        if (auto r = format_drive(*d); r) {
-          for (const auto& dir : {d->tmp, d->buckets, d->multipart}) (void)fs::mkdirs(dir);
-          spdlog::info("drive {} was replaced by an empty folder: formatted, healing", d->root);
-          d->online = true;
-          d->healing = true;
-          formatted = true;
-        } else {
-          d->online = false;
-        }
-      } else {
-        if (d->online) spdlog::warn("drive {} is offline", d->root);
-        d->online = false;
-      }
+    if (probe_drives()) schedule_full_heal();
+  }
+
+  result<heal_status> start_heal(const std::string& bucket, const std::string& prefix) override {
+    if (!bucket.empty()) {
+      SLUICE_TRY(this->bucket(bucket));
+    } else if (!prefix.empty()) {
+      return fail(errc::bad_argument, "a prefix needs a bucket");
     }
-    if (formatted) schedule_full_heal();
+    std::unique_lock l(heal_mu_);
+    if (stop_requested_) return fail(errc::io_error, "the server is stopping");
+    if (heal_.st == heal_status::state::running || admin_request_) {
+      return fail(errc::heal_in_progress, "heal " + std::to_string(heal_.id) + " (" + heal_.reason + ", " +
+                                              (heal_.bucket.empty() ? std::string("every bucket")
+                                                                    : heal_.bucket + "/" + heal_.prefix) +
+                                              ") is running");
+    }
+    begin_sequence_locked("admin", bucket, prefix);
+    heal_status started = heal_;
+    if (opts_.background) {
+      admin_request_ = true;
+      heal_cv_.notify_all();
+      return started;
+    }
+    l.unlock();
+    run_sequence(bucket, prefix);
+    l.lock();
+    heal_status finished = heal_;
+    const bool pending = full_heal_pending_;
+    l.unlock();
+    if (pending) schedule_full_heal();
+    return finished;
+  }
+
+  result<heal_status> last_heal(uint64_t id) override {
+    std::lock_guard l(heal_mu_);
+    if (id == 0 || id == heal_.id) return heal_;
+    for (const auto& h : heal_history_) {
+      if (h.id == id) return h;
+    }
+    return fail(errc::bad_argument, "heal " + std::to_string(id) + " is unknown or too old");
   }
 
   result<heal_result> heal_object(const std::string& bucket, const std::string& key) override {
@@ -614,6 +692,12 @@ class erasure_store_impl final : public erasure_store {
   }
 
   result<heal_result> heal_bucket(const std::string& bucket, const std::string& prefix) override {
+    return heal_scope(bucket, prefix, {});
+  }
+
+  // heal_bucket, reporting the running totals to `progress` after every object.
+  result<heal_result> heal_scope(const std::string& bucket, const std::string& prefix,
+                                 const std::function<void(const heal_result&)>& progress) {
     heal_result total;
     std::vector<std::string> names;
     if (bucket.empty()) {
@@ -641,12 +725,13 @@ class erasure_store_impl final : public erasure_store {
         if (!r) {
           ++total.objects_scanned;
           ++total.failed;
-          return true;
+        } else {
+          total.objects_scanned += r.value().objects_scanned;
+          total.objects_healed += r.value().objects_healed;
+          total.shards_written += r.value().shards_written;
+          total.failed += r.value().failed;
         }
-        total.objects_scanned += r.value().objects_scanned;
-        total.objects_healed += r.value().objects_healed;
-        total.shards_written += r.value().shards_written;
-        total.failed += r.value().failed;
+        if (progress) progress(total);
         return true;
       };
       walk_keys([&](const std::string& rel) { return merged_dir(b, rel); }, start, lo, std::string(), emit);
@@ -672,6 +757,7 @@ class erasure_store_impl final : public erasure_store {
       }
       done[i] = 1;
     });
+    invalidate_bucket(bucket);
     if (count(done) < bucket_write_quorum()) {
       for (size_t i = 0; i < drives_.size(); ++i) {
         if (done[i]) remove_bucket_on(*drives_[i], bucket);
@@ -683,6 +769,8 @@ class erasure_store_impl final : public erasure_store {
 
   result<bucket_info> bucket(const std::string& bucket) override {
     if (!valid_bucket_name(bucket)) return fail(errc::bucket_not_found, bucket);
+    uint64_t gen = 0;
+    if (auto hit = cached_bucket_info(bucket, gen)) return *hit;
     int found = 0, answered = 0;
     std::optional<bucket_info> info;
     for (auto& d : drives_) {
@@ -696,7 +784,10 @@ class erasure_store_impl final : public erasure_store {
       ++found;
       if (!info) info = bucket_info{bucket, from_unix_nanos(jnum(j.value(), "created")), jstr(j.value(), "owner")};
     }
-    if (info && found >= bucket_read_quorum()) return *info;
+    if (info && found >= bucket_read_quorum()) {
+      cache_bucket(*info, gen);
+      return *info;
+    }
     if (answered - found >= bucket_read_quorum() || (!info && answered >= bucket_read_quorum())) {
       return fail(errc::bucket_not_found, bucket);
     }
@@ -727,12 +818,15 @@ class erasure_store_impl final : public erasure_store {
       if (!d->online) continue;
       if (remove_bucket_on(*d, bucket)) ++done;
     }
+    invalidate_bucket(bucket);
     if (done < bucket_write_quorum()) return fail(errc::write_quorum, "bucket " + bucket + " removed from too few drives");
     return ok();
   }
 
   result<std::optional<std::string>> bucket_config(const std::string& bucket, const std::string& name) override {
     SLUICE_TRY(this->bucket(bucket));
+    uint64_t gen = 0;
+    if (auto hit = cached_config(bucket, name, gen)) return *hit;
     std::map<std::optional<std::string>, int> votes;
     int answered = 0;
     for (auto& d : drives_) {
@@ -753,6 +847,7 @@ class erasure_store_impl final : public erasure_store {
     if (!best || best->second < bucket_read_quorum()) {
       return fail(errc::read_quorum, "drives disagree on " + name + " of bucket " + bucket);
     }
+    cache_config(bucket, name, best->first, gen);
     return best->first;
   }
 
@@ -779,6 +874,7 @@ class erasure_store_impl final : public erasure_store {
       }
       done[i] = 1;
     });
+    invalidate_bucket(bucket);
     if (count(done) < bucket_write_quorum()) {
       return fail(errc::write_quorum, name + " of bucket " + bucket + " written to too few drives");
     }
@@ -1283,6 +1379,10 @@ class erasure_store_impl final : public erasure_store {
     e.v.info = info;
     e.v.ec = up.ec;
     e.v.data_dir = uuid_v4();
+    // Each drive hard-links the upload's part files into the new data folder,
+    // so the upload stays whole until the object is committed: a complete that
+    // misses its write quorum leaves the upload as it was (a retry can succeed
+    // once the drives are back), and one that succeeds removes it.
     std::vector<uint8_t> all(per_set_, 1);
     auto r = update_metas(set, bucket, key, all, true, up.write_quorum,
                           [&](int d, std::vector<entry>& entries) -> result<bool> {
@@ -1290,12 +1390,20 @@ class erasure_store_impl final : public erasure_store {
                             const std::string dir = upload_dir(dr, bucket, key, upload_id);
                             const std::string staging = fs::join(dr.tmp, uuid_v4());
                             if (::mkdir(staging.c_str(), 0755) != 0) return fail(io(errno_error("mkdir " + staging, errno)));
-                            for (const auto& p : info.parts) {
-                              SLUICE_TRY(fs::rename(fs::join(dir, stored[p.number].second),
-                                                    fs::join(staging, "part." + std::to_string(p.number))));
+                            auto staged = [&]() -> result<void> {
+                              for (const auto& p : info.parts) {
+                                const std::string from = fs::join(dir, stored[p.number].second);
+                                const std::string to = fs::join(staging, "part." + std::to_string(p.number));
+                                if (::link(from.c_str(), to.c_str()) != 0)
+                                  return fail(errno_error("link " + from, errno));
+                              }
+                              SLUICE_TRY(fs::fsync_dir(staging));
+                              return move_into_object(dr, bucket, key, staging, e.v.data_dir);
+                            }();
+                            if (!staged) {
+                              (void)fs::remove_all(staging);
+                              return fail(staged.error());
                             }
-                            SLUICE_TRY(fs::fsync_dir(staging));
-                            SLUICE_TRY(move_into_object(dr, bucket, key, staging, e.v.data_dir));
                             entry mine = e;
                             mine.v.ec->index = up.ec.dist[d];
                             if (ver != versioning::enabled) {
@@ -1360,26 +1468,45 @@ class erasure_store_impl final : public erasure_store {
 
   result<storage_info> storage() override {
     storage_info out;
+    std::set<dev_t> counted;  // file systems already summed
     for (auto& d : drives_) {
       storage_info::drive sd;
       sd.path = d->root;
       sd.online = d->online;
+      sd.healing = d->healing;
+      sd.set = d->index / per_set_;
       struct statvfs st {};
+      struct stat sb {};
       if (sd.online && ::statvfs(d->root.c_str(), &st) == 0) {
         sd.total_bytes = static_cast<uint64_t>(st.f_blocks) * st.f_frsize;
         sd.free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+        if (::stat(d->root.c_str(), &sb) == 0 && counted.insert(sb.st_dev).second) {
+          out.total_bytes += sd.total_bytes;
+          out.free_bytes += sd.free_bytes;
+        }
       }
       out.drives.push_back(sd);
     }
     out.deployment_id = deployment_;
+    out.backend = "erasure";
+    out.sets = set_count_;
+    out.drives_per_set = per_set_;
+    out.parity = parity_;
+    out.heal_backlog = heal_backlog();
+    std::lock_guard l(heal_mu_);
+    out.heal = heal_;
     return out;
   }
 
  private:
-  enum class probe_state { online, offline, empty };
+  enum class probe_state { online, offline, empty, missing };
 
   static int count(const std::vector<uint8_t>& v) { return static_cast<int>(std::count(v.begin(), v.end(), 1)); }
   int bucket_read_quorum() const { return std::max<int>(1, static_cast<int>(drives_.size()) / 2); }
+  int online_drives() const {
+    return static_cast<int>(
+        std::count_if(drives_.begin(), drives_.end(), [](auto& d) { return d->online.load(); }));
+  }
   int bucket_write_quorum() const { return static_cast<int>(drives_.size()) / 2 + 1; }
   bool stopping() {
     std::lock_guard l(bg_mu_);
@@ -1405,6 +1532,7 @@ class erasure_store_impl final : public erasure_store {
     for (const auto& dir : {d.sys, d.tmp, d.buckets, d.multipart}) {
       SLUICE_TRY(fs::mkdirs(dir));
     }
+    d.format_gen = ++format_gen_;
     json::object f{{"format", kFormatVersion}, {"id", deployment_},          {"layout", "erasure"},
                    {"sets", set_count_},       {"drives_per_set", per_set_}, {"parity", parity_},
                    {"drive", d.index},         {"drive_id", uuid_v4()}};
@@ -1420,7 +1548,9 @@ class erasure_store_impl final : public erasure_store {
     }
     if (!not_found(f.error())) return probe_state::offline;
     struct stat st {};
-    if (::stat(d.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return probe_state::offline;
+    if (::stat(d.root.c_str(), &st) != 0)
+      return errno == ENOENT ? probe_state::missing : probe_state::offline;
+    if (!S_ISDIR(st.st_mode)) return probe_state::offline;
     auto entries = fs::list_dir(d.root);
     if (!entries || !entries.value().empty()) return probe_state::offline;
     return probe_state::empty;
@@ -1433,7 +1563,64 @@ class erasure_store_impl final : public erasure_store {
       spdlog::warn("drive {}: {}", d.root, e.message());
       return;
     }
-    if (d.online.exchange(false)) spdlog::warn("drive {} went offline: {}", d.root, e.message());
+    if (d.online.exchange(false)) {
+      spdlog::warn("drive {} went offline: {}", d.root, e.message());
+      invalidate_buckets();
+    }
+  }
+
+  // Probes every drive (one caller at a time): offline drives that answer
+  // again come online; an empty folder in place of a drive is formatted and
+  // marked healing. So is a deleted drive folder, created again as at start,
+  // but only when its parent is on the file system the drive was on: a
+  // folder that vanished with an unmounted disk stays offline rather than
+  // being refilled on the disk below the mount point.
+  // Returns whether a drive was formatted (it then needs a full heal).
+  bool probe_drives() {
+    std::lock_guard check(drive_check_mu_);
+    bool formatted = false, changed = false;
+    for (auto& d : drives_) {
+      auto st = probe(*d);
+      if (st == probe_state::missing) {
+        const uint64_t parent = device_of(fs::parent_path(d->root));
+        st = probe_state::offline;
+        if (parent == 0 || (d->dev != 0 && parent != d->dev)) {
+          if (d->online)
+            spdlog::warn("drive folder {} is gone, its parent is on another file system: offline", d->root);
+        } else if (::mkdir(d->root.c_str(), 0755) == 0 || errno == EEXIST) {
+          spdlog::warn("drive folder {} was gone: created it empty", d->root);
+          st = probe(*d);
+        }
+      }
+      if (st == probe_state::online) {
+        if (!d->online) {
+          spdlog::info("drive {} is back online", d->root);
+          changed = true;
+        }
+        d->dev = device_of(d->root);
+        d->online = true;
+      } else if (st == probe_state::empty) {
+        if (auto r = format_drive(*d); r) {
+          d->dev = device_of(d->root);
+          for (const auto& dir : {d->tmp, d->buckets, d->multipart}) (void)fs::mkdirs(dir);
+          spdlog::info("drive {} was replaced by an empty folder: formatted, healing", d->root);
+          d->healing = true;
+          d->online = true;
+          formatted = changed = true;
+        } else {
+          if (d->online) changed = true;
+          d->online = false;
+        }
+      } else {
+        if (d->online) {
+          spdlog::warn("drive {} is offline", d->root);
+          changed = true;
+        }
+        d->online = false;
+      }
+    }
+    if (changed) invalidate_buckets();
+    return formatted;
   }
 
   result<void> check_key(const std::string& bucket, const std::string& key) {
@@ -1535,6 +1722,7 @@ class erasure_store_impl final : public erasure_store {
           (void)fs::write_file_durable(fs::join(dir, e.name), bytes.value());
         }
       }
+      invalidate_bucket(bucket);
     }
     return ok();
   }
@@ -2269,27 +2457,101 @@ class erasure_store_impl final : public erasure_store {
     bg_cv_.notify_all();
   }
 
+  // A drive needs a full heal: run it on the heal thread once it is idle
+  // (right away, on this thread, without background threads).
   void schedule_full_heal() {
-    if (!opts_.background) {
-      full_heal();
+    std::unique_lock l(heal_mu_);
+    full_heal_pending_ = true;
+    if (opts_.background) {
+      heal_cv_.notify_all();
       return;
     }
-    std::lock_guard l(bg_mu_);
-    full_heal_ = true;
-    bg_cv_.notify_all();
+    if (heal_.st == heal_status::state::running) return;  // the running sequence's caller runs it next
+    while (full_heal_pending_ && !stop_requested_) {
+      begin_sequence_locked("drive replaced", "", "");
+      l.unlock();
+      run_sequence("", "");
+      l.lock();
+    }
   }
 
-  void full_heal() {
-    auto r = heal_bucket("", "");
-    if (!r) {
-      spdlog::warn("full heal: {}", r.error().message());
-      return;
+  void begin_sequence_locked(const std::string& reason, const std::string& bucket,
+                             const std::string& prefix) {
+    if (heal_.id != 0) {
+      heal_history_.push_back(heal_);
+      if (heal_history_.size() > kHealHistory) heal_history_.pop_front();
     }
-    spdlog::info("full heal: {} objects scanned, {} healed, {} shards written, {} failed", r.value().objects_scanned,
-                 r.value().objects_healed, r.value().shards_written, r.value().failed);
-    if (stopping()) return;
-    for (auto& d : drives_) {
-      if (d->online) d->healing = false;
+    heal_ = heal_status{};
+    heal_.id = ++heal_ids_;
+    heal_.st = heal_status::state::running;
+    heal_.reason = reason;
+    heal_.bucket = bucket;
+    heal_.prefix = prefix;
+    heal_.started = std::chrono::system_clock::now();
+  }
+
+  // Runs the heal sequence heal_ describes (state running) on this thread.
+  // Drives are probed first, so a folder replaced since the last check is
+  // formatted and covered. A sequence over every bucket ends the healing
+  // state of the drives formatted before its walk began.
+  void run_sequence(const std::string& bucket, const std::string& prefix) {
+    if (probe_drives()) {
+      std::lock_guard l(heal_mu_);
+      full_heal_pending_ = true;
+    }
+    const uint64_t covered = format_gen_.load();
+    const bool whole = bucket.empty() && prefix.empty();
+    {
+      std::lock_guard l(heal_mu_);
+      spdlog::info("heal {}: started ({}, {})", heal_.id, heal_.reason,
+                   bucket.empty() ? std::string("every bucket") : bucket + "/" + prefix);
+    }
+    auto r = heal_scope(bucket, prefix, [this](const heal_result& so_far) {
+      std::lock_guard l(heal_mu_);
+      heal_.counts = so_far;
+    });
+    const bool stopped = stopping();
+    if (whole && r && !stopped) {
+      for (auto& d : drives_) {
+        if (d->online && d->healing && d->format_gen <= covered) {
+          d->healing = false;
+          spdlog::info("drive {} is fully healed", d->root);
+        }
+      }
+    }
+    std::lock_guard l(heal_mu_);
+    heal_.finished = std::chrono::system_clock::now();
+    if (!r) {
+      heal_.st = heal_status::state::failed;
+      heal_.error = r.error().message();
+    } else {
+      heal_.counts = r.value();
+      heal_.st = stopped ? heal_status::state::stopped : heal_status::state::done;
+      if (whole && !stopped && format_gen_.load() == covered) full_heal_pending_ = false;
+    }
+    spdlog::info("heal {}: {}: {} objects scanned, {} healed, {} shards written, {} failed{}", heal_.id,
+                 to_string(heal_.st), heal_.counts.objects_scanned, heal_.counts.objects_healed,
+                 heal_.counts.shards_written, heal_.counts.failed,
+                 heal_.error.empty() ? "" : "; " + heal_.error);
+  }
+
+  // The heal thread: runs admin sequences, then pending full heals.
+  void heal_loop() {
+    std::unique_lock l(heal_mu_);
+    for (;;) {
+      heal_cv_.wait(l, [&] { return stop_requested_ || admin_request_ || full_heal_pending_; });
+      if (stop_requested_) return;
+      std::string bucket, prefix;
+      if (admin_request_) {
+        admin_request_ = false;  // heal_ already describes it (start_heal)
+        bucket = heal_.bucket;
+        prefix = heal_.prefix;
+      } else {
+        begin_sequence_locked("drive replaced", "", "");
+      }
+      l.unlock();
+      run_sequence(bucket, prefix);
+      l.lock();
     }
   }
 
@@ -2299,7 +2561,7 @@ class erasure_store_impl final : public erasure_store {
     auto next_check = clock::now() + interval;
     std::unique_lock l(bg_mu_);
     while (!stopping_) {
-      if (heal_queue_.empty() && !full_heal_) {
+      if (heal_queue_.empty()) {
         if (interval.count() > 0) {
           bg_cv_.wait_until(l, next_check);
         } else {
@@ -2314,13 +2576,6 @@ class erasure_store_impl final : public erasure_store {
         next_check = clock::now() + interval;
         continue;
       }
-      if (full_heal_) {
-        full_heal_ = false;
-        l.unlock();
-        full_heal();
-        l.lock();
-        continue;
-      }
       if (!heal_queue_.empty()) {
         auto [bucket, key] = heal_queue_.front();
         heal_queue_.pop_front();
@@ -2330,6 +2585,66 @@ class erasure_store_impl final : public erasure_store {
         l.lock();
       }
     }
+  }
+
+  // ---------------------------------------------------------------- bucket cache
+
+  // Every request checks its bucket, and writes read its versioning: answers
+  // agreed by quorum are kept in memory while enough drives are online to
+  // have answered them. Entries change only through this store, which drops
+  // them on every bucket write and drive state change; a fill that raced
+  // with a drop (generation moved) is not kept.
+  struct cached_bucket {
+    bucket_info info;
+    std::map<std::string, std::optional<std::string>> configs;
+  };
+  static constexpr size_t kBucketCacheLimit = 1024;
+
+  std::optional<bucket_info> cached_bucket_info(const std::string& bucket, uint64_t& gen) {
+    std::lock_guard l(bcache_mu_);
+    gen = bcache_gen_;
+    if (online_drives() < bucket_read_quorum()) return std::nullopt;
+    auto it = bcache_.find(bucket);
+    if (it == bcache_.end()) return std::nullopt;
+    return it->second.info;
+  }
+
+  std::optional<std::optional<std::string>> cached_config(const std::string& bucket, const std::string& name,
+                                                          uint64_t& gen) {
+    std::lock_guard l(bcache_mu_);
+    gen = bcache_gen_;
+    if (online_drives() < bucket_read_quorum()) return std::nullopt;
+    auto it = bcache_.find(bucket);
+    if (it == bcache_.end()) return std::nullopt;
+    auto c = it->second.configs.find(name);
+    if (c == it->second.configs.end()) return std::nullopt;
+    return c->second;
+  }
+
+  void cache_bucket(const bucket_info& info, uint64_t gen) {
+    std::lock_guard l(bcache_mu_);
+    if (gen != bcache_gen_) return;
+    if (bcache_.size() >= kBucketCacheLimit && !bcache_.count(info.name)) bcache_.clear();
+    bcache_.try_emplace(info.name, cached_bucket{info, {}});
+  }
+
+  void cache_config(const std::string& bucket, const std::string& name,
+                    const std::optional<std::string>& value, uint64_t gen) {
+    std::lock_guard l(bcache_mu_);
+    if (gen != bcache_gen_) return;
+    if (auto it = bcache_.find(bucket); it != bcache_.end()) it->second.configs[name] = value;
+  }
+
+  void invalidate_bucket(const std::string& bucket) {
+    std::lock_guard l(bcache_mu_);
+    ++bcache_gen_;
+    bcache_.erase(bucket);
+  }
+
+  void invalidate_buckets() {
+    std::lock_guard l(bcache_mu_);
+    ++bcache_gen_;
+    bcache_.clear();
   }
 
   erasure_store_options opts_;
@@ -2345,13 +2660,30 @@ class erasure_store_impl final : public erasure_store {
   std::array<std::mutex, 512> key_locks_;
   io_pool pool_;
 
-  std::mutex bg_mu_;
+  std::mutex drive_check_mu_;            // one probe_drives() at a time
+  std::atomic<uint64_t> format_gen_{0};  // drives formatted so far
+
+  std::mutex bcache_mu_;
+  std::map<std::string, cached_bucket> bcache_;
+  uint64_t bcache_gen_ = 0;
+
+  std::mutex bg_mu_;  // heal queue and the background thread
   std::condition_variable bg_cv_;
   bool stopping_ = false;
-  bool full_heal_ = false;
   std::deque<std::pair<std::string, std::string>> heal_queue_;
   std::set<std::string> queued_;
   std::thread bg_;
+
+  std::mutex heal_mu_;  // heal sequences and their thread
+  std::condition_variable heal_cv_;
+  bool stop_requested_ = false;
+  bool admin_request_ = false;      // start_heal set heal_; the heal thread runs it
+  bool full_heal_pending_ = false;  // a drive was formatted and awaits a full heal
+  uint64_t heal_ids_ = 0;
+  heal_status heal_;  // the running or last sequence
+  static constexpr size_t kHealHistory = 16;
+  std::deque<heal_status> heal_history_;  // finished sequences before heal_, oldest first
+  std::thread heal_thread_;
 };
 
 }  // namespace

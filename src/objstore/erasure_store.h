@@ -37,13 +37,6 @@ struct erasure_store_options {
   bool background = true;           // false: no heal thread (tests drive healing by hand)
 };
 
-struct heal_result {
-  uint64_t objects_scanned = 0;
-  uint64_t objects_healed = 0;  // objects where at least one drive was rewritten
-  uint64_t shards_written = 0;  // drive copies (metadata and shards of one version) rewritten
-  uint64_t failed = 0;          // objects that could not be healed (too few good shards, I/O errors)
-};
-
 class erasure_store : public object_layer {
  public:
   // Rewrites missing or corrupt shards and metadata of every version of

@@ -688,6 +688,9 @@ class local_store final : public object_layer {
     }
     out.drives.push_back(d);
     out.deployment_id = deployment_id_;
+    out.backend = "single-drive";
+    out.total_bytes = d.total_bytes;
+    out.free_bytes = d.free_bytes;
     return out;
   }
 

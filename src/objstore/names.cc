@@ -25,7 +25,8 @@ SLUICE_ERRC_CATEGORY(sluice::objstore, "objstore",
                      case errc::too_many_uploads : return "too many uploads";
                      case errc::read_quorum : return "too few drives online or consistent to read the object";
                      case errc::write_quorum : return "too few drives online to write the object";
-                     case errc::not_implemented : return "not implemented";)
+                     case errc::not_implemented : return "not implemented";
+                     case errc::heal_in_progress : return "a heal is already running";)
 
 namespace sluice::objstore {
 

@@ -40,12 +40,13 @@ enum class errc {
   invalid_range,
   method_not_allowed,  // e.g. GET of a delete marker version
   io_error,
-  corrupt,             // metadata or data failed validation
+  corrupt,  // metadata or data failed validation
   bad_argument,
   too_many_uploads,
-  read_quorum,      // too few drives agree on / hold good data for the object: nothing served (retryable)
-  write_quorum,     // too few drives took a write: it was rolled back, nothing visible (retryable)
-  not_implemented,  // the backend does not support the operation
+  read_quorum,       // too few drives agree on / hold good data for the object: nothing served (retryable)
+  write_quorum,      // too few drives took a write: it was rolled back, nothing visible (retryable)
+  not_implemented,   // the backend does not support the operation
+  heal_in_progress,  // another heal sequence runs; wait for it (heal_status) and start again
 };
 const std::error_category& category();
 inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), category()}; }
@@ -185,15 +186,59 @@ struct list_versions_result {
   std::string next_version_id_marker;
 };
 
+// What one heal pass did (heal_object, heal_bucket, a heal sequence).
+struct heal_result {
+  uint64_t objects_scanned = 0;
+  uint64_t objects_healed = 0;  // objects where at least one drive was rewritten
+  uint64_t shards_written = 0;  // drive copies (metadata and shards of one version) rewritten
+  uint64_t failed = 0;          // objects that could not be healed (too few good shards, I/O errors)
+};
+
+// A heal sequence: a background scan of a bucket/prefix (started by an
+// admin) or of every bucket (after a drive was replaced by an empty folder).
+struct heal_status {
+  enum class state { none, running, done, failed, stopped };
+  uint64_t id = 0;  // 1, 2, ... in start order since the server started; 0 = none ran yet
+  state st = state::none;
+  std::string reason;  // "admin", "drive replaced"
+  std::string bucket;  // "" = every bucket
+  std::string prefix;
+  sys_time started{};
+  sys_time finished{};  // set once no longer running
+  heal_result counts;   // so far (running) or in total
+  std::string error;    // why it failed
+};
+const char* to_string(heal_status::state s);
+
 struct storage_info {
   struct drive {
     std::string path;
     bool online = true;
+    bool healing = false;  // replaced by an empty folder and not fully healed yet
+    int set = 0;           // erasure set the drive belongs to
     uint64_t total_bytes = 0;
     uint64_t free_bytes = 0;
   };
-  std::vector<drive> drives;
+  std::vector<drive> drives;  // in the order given at start
   std::string deployment_id;  // fixed when the first drive was formatted
+  std::string backend;        // "single-drive" or "erasure"
+  int sets = 1;
+  int drives_per_set = 1;
+  int parity = 0;  // parity drives per set of the standard storage class (EC:parity)
+  // Space of the file systems holding the drives, each file system counted
+  // once (several drive folders on one disk do not multiply its space).
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+  size_t heal_backlog = 0;          // objects waiting for heal-on-read
+  std::optional<heal_status> heal;  // the running or last heal sequence; nullopt = backend does not heal
+};
+
+// Objects as a listing sees them (latest versions that are not delete markers).
+struct usage_info {
+  uint64_t buckets = 0;
+  uint64_t objects = 0;
+  uint64_t bytes = 0;    // sum of those objects' sizes
+  bool complete = true;  // false: the count stopped at its time budget (objects/bytes are lower bounds)
 };
 
 class object_layer {
@@ -255,7 +300,31 @@ class object_layer {
                                                              const list_uploads_options& opts) = 0;
 
   virtual result<storage_info> storage() = 0;
+
+  // Healing (backends with redundancy; others answer errc::not_implemented).
+  // Starts a heal sequence over bucket/prefix (bucket "" = every bucket) on
+  // a background thread and returns its status at once (running; done when
+  // the backend heals synchronously). Only one sequence runs at a time: else
+  // errc::heal_in_progress. errc::bucket_not_found for a missing bucket.
+  virtual result<heal_status> start_heal(const std::string& bucket, const std::string& prefix) {
+    (void)bucket;
+    (void)prefix;
+    return fail(make_error_code(errc::not_implemented),
+                "healing needs erasure-coded drives (this server runs on one drive folder)");
+  }
+  // Heal sequence `id`, or with id 0 the running or last one (id 0 in the
+  // answer when none ran). Recent sequences only: errc::bad_argument for an
+  // id that is no longer remembered.
+  virtual result<heal_status> last_heal(uint64_t id = 0) {
+    (void)id;
+    return fail(make_error_code(errc::not_implemented),
+                "healing needs erasure-coded drives (this server runs on one drive folder)");
+  }
 };
+
+// Counts buckets and objects by listing every bucket (one metadata read per
+// object, so O(objects)); stops after `budget` and then reports complete=false.
+result<usage_info> count_usage(object_layer& store, std::chrono::milliseconds budget);
 
 // S3 bucket naming rules (3-63 chars, lower-case, digits, '.', '-', no IP form...).
 bool valid_bucket_name(const std::string& name);

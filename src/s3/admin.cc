@@ -1,7 +1,11 @@
 // The admin HTTP API (root only, SigV4-signed like any S3 request), used by
 // `sluice admin`. Paths under /sluice/admin/v1/; JSON bodies.
+#include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
+#include <chrono>
 
+#include "base/time.h"
 #include "s3/internal/request.h"
 
 namespace sluice::s3 {
@@ -18,22 +22,110 @@ result<void> send_json(request& r, const json::value& v, unsigned status = 200) 
   return r.ex.out.send(res, json::serialize(v) + "\n");
 }
 
+// How long `info` may spend counting objects before it reports a lower bound.
+constexpr std::chrono::seconds kUsageBudget{5};
+
+json::value heal_json(const objstore::heal_status& h) {
+  return json::object{{"id", h.id},
+                      {"state", objstore::to_string(h.st)},
+                      {"reason", h.reason},
+                      {"bucket", h.bucket},
+                      {"prefix", h.prefix},
+                      {"started", h.id ? json::value(format_iso8601(h.started)) : json::value(nullptr)},
+                      {"finished", h.id && h.st != objstore::heal_status::state::running
+                                       ? json::value(format_iso8601(h.finished))
+                                       : json::value(nullptr)},
+                      {"objects_scanned", h.counts.objects_scanned},
+                      {"objects_healed", h.counts.objects_healed},
+                      {"shards_written", h.counts.shards_written},
+                      {"failed", h.counts.failed},
+                      {"error", h.error}};
+}
+
+// GET /info: what `mc admin info` shows. Field names and meanings are kept
+// stable for scripts (docs: README, "Administration").
+result<void> info(request& r, const context& c) {
+  SLUICE_TRY(auto st, c.store.storage());
+  SLUICE_TRY(auto usage, objstore::count_usage(c.store, kUsageBudget));
+  json::array drives;
+  std::vector<json::object> sets(static_cast<size_t>(std::max(1, st.sets)));
+  for (size_t i = 0; i < sets.size(); ++i) {
+    sets[i] = json::object{{"index", i}, {"drives_online", 0}, {"drives_offline", 0}, {"drives_healing", 0}};
+  }
+  uint64_t online = 0, offline = 0, healing = 0;
+  for (const auto& d : st.drives) {
+    drives.push_back(json::object{{"path", d.path},
+                                  {"state", d.online ? "online" : "offline"},
+                                  {"healing", d.healing},
+                                  {"set", d.set},
+                                  {"total_bytes", d.total_bytes},
+                                  {"free_bytes", d.free_bytes},
+                                  {"used_bytes", d.total_bytes - std::min(d.total_bytes, d.free_bytes)}});
+    (d.online ? online : offline) += 1;
+    healing += d.healing ? 1 : 0;
+    if (d.set >= 0 && static_cast<size_t>(d.set) < sets.size()) {
+      auto& s = sets[static_cast<size_t>(d.set)];
+      const char* field = d.online ? "drives_online" : "drives_offline";
+      s[field] = s[field].to_number<uint64_t>() + 1;
+      if (d.healing) s["drives_healing"] = s["drives_healing"].to_number<uint64_t>() + 1;
+    }
+  }
+  json::array set_array;
+  for (auto& s : sets) set_array.push_back(std::move(s));
+  json::object out{{"deployment_id", c.opts.deployment_id},
+                   {"region", c.opts.region},
+                   {"backend", st.backend},
+                   {"buckets", usage.buckets},
+                   {"objects", usage.objects},
+                   {"object_bytes", usage.bytes},
+                   {"usage_complete", usage.complete},
+                   {"sets", st.sets},
+                   {"drives_per_set", st.drives_per_set},
+                   {"parity", st.parity},
+                   {"standard_storage_class", "EC:" + std::to_string(st.parity)},
+                   {"drives_online", online},
+                   {"drives_offline", offline},
+                   {"drives_healing", healing},
+                   {"total_bytes", st.total_bytes},
+                   {"free_bytes", st.free_bytes},
+                   {"used_bytes", st.total_bytes - std::min(st.total_bytes, st.free_bytes)},
+                   {"erasure_sets", std::move(set_array)},
+                   {"drives", std::move(drives)},
+                   {"heal_backlog", st.heal_backlog},
+                   {"heal", st.heal ? heal_json(*st.heal) : json::value(nullptr)}};
+  return send_json(r, out);
+}
+
 }  // namespace
 
 result<void> admin_api(request& r, const context& c) {
   if (!r.user || !r.user->root) return fail(errc::access_denied, "The admin API needs the root credentials.");
   std::string path = r.raw_path.substr(std::string_view("/sluice/admin/v1").size());
-  if (path == "/info" && r.method == "GET") {
-    SLUICE_TRY(auto st, c.store.storage());
-    SLUICE_TRY(auto buckets, c.store.list_buckets());
-    json::array drives;
-    for (const auto& d : st.drives) {
-      drives.push_back(json::object{{"path", d.path}, {"state", d.online ? "online" : "offline"},
-                                    {"total_bytes", d.total_bytes}, {"free_bytes", d.free_bytes}});
+  if (path == "/info" && r.method == "GET") return info(r, c);
+  if (path == "/heal") {
+    // POST ?bucket=&prefix= starts a heal sequence (all buckets without bucket); GET shows the running or
+    // last one.
+    if (r.method == "POST") {
+      if (r.param("bucket").empty() && !r.param("prefix").empty()) {
+        return fail(errc::admin_invalid_argument, "a prefix needs a bucket");
+      }
+      SLUICE_TRY(auto h, c.store.start_heal(r.param("bucket"), r.param("prefix")));
+      return send_json(r, heal_json(h), 202);
     }
-    json::object out{{"deployment_id", c.opts.deployment_id}, {"region", c.opts.region},
-                     {"buckets", buckets.size()}, {"drives", std::move(drives)}};
-    return send_json(r, out);
+    if (r.method == "GET") {
+      uint64_t id = 0;
+      if (const std::string v = r.param("id"); !v.empty()) {
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), id);
+        if (ec != std::errc() || end != v.data() + v.size())
+          return fail(errc::admin_invalid_argument, "bad id " + v);
+      }
+      auto h = c.store.last_heal(id);
+      if (!h && h.error().is(objstore::errc::bad_argument)) {
+        return fail(errc::admin_invalid_argument, h.error().message());
+      }
+      if (!h) return fail(h.error());
+      return send_json(r, heal_json(h.value()));
+    }
   }
   if (path == "/users") {
     if (r.method == "GET") {

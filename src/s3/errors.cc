@@ -116,7 +116,13 @@ api_error from_objstore(objstore::errc e, const std::string& detail) {
       return {503, "XMinioWriteQuorum", "Multiple disk failures, unable to write data." +
                                             (detail.empty() ? std::string() : " " + detail)};
     case o::not_implemented:
-      return {501, "NotImplemented", "A header you provided implies functionality that is not implemented"};
+      return {
+          501, "NotImplemented",
+          detail.empty() ? "A header you provided implies functionality that is not implemented" : detail};
+    case o::heal_in_progress:
+      return {409, "XSluiceHealAlreadyRunning",
+              "A heal is already running; wait for it to finish." +
+                  (detail.empty() ? std::string() : " " + detail)};
     case o::io_error:
     case o::corrupt: return {500, "InternalError", "We encountered an internal error, please try again."};
   }

@@ -178,12 +178,22 @@ result<void> get_object(request& r, const context& c) {
   if (partial) {
     SLUICE_TRY(reader->set_range(offset, length));
   }
-  SLUICE_TRY(r.ex.out.begin(res, length));
   std::string buf(static_cast<size_t>(std::min<uint64_t>(kStreamChunk, std::max<uint64_t>(length, 1))), '\0');
+  // The first chunk is read before the status line goes out, so an object
+  // that cannot be read at all (e.g. too few good shards) gets a clean error
+  // answer; a failure later can only cut the connection short.
+  size_t n = 0;
+  if (length > 0) {
+    SLUICE_TRY(n, reader->read(buf.data(), buf.size()));
+    if (n == 0) return fail(objstore::errc::corrupt, "object ended early");
+  }
+  SLUICE_TRY(r.ex.out.begin(res, length));
   uint64_t sent = 0;
   while (sent < length) {
-    SLUICE_TRY(size_t n, reader->read(buf.data(), buf.size()));
-    if (n == 0) return fail(objstore::errc::corrupt, "object ended early");
+    if (sent > 0) {
+      SLUICE_TRY(n, reader->read(buf.data(), buf.size()));
+      if (n == 0) return fail(objstore::errc::corrupt, "object ended early");
+    }
     SLUICE_TRY(r.ex.out.write(std::string_view(buf.data(), n)));
     sent += n;
   }
@@ -284,6 +294,7 @@ result<void> copy_object(request& r, const context& c) {
   }
   http::response res;
   if (!src.version_id.empty()) res.headers.set("x-amz-copy-source-version-id", src.version_id);
+  if (!result_info.version_id.empty()) res.headers.set("x-amz-version-id", result_info.version_id);
   xml_writer w("CopyObjectResult");
   w.element("LastModified", format_iso8601(result_info.mod_time)).element("ETag", quote_etag(result_info.etag));
   res.status = 200;
