@@ -42,47 +42,12 @@ command -v nginx >/dev/null || { echo "nginx not found" >&2; exit 2; }
 WORK=$(mktemp -d "$DATA_ROOT/sluice-s3bench.XXXXXX")
 chmod 755 "$WORK"  # nginx workers drop root privileges and must read the files
 PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
-
-free_port() {
-  "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_http() {  # url seconds
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do
-    curl -s -o /dev/null -m 1 "$1" && return 0
-    sleep 0.1
-  done
-  echo "not answering: $1" >&2
-  return 1
-}
-
-stop() {  # pid
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  local keep=() p
-  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 start_sluice() {  # data-dir -> sets SLUICE_PID SLUICE_PORT
   SLUICE_PORT=$(free_port)
   SLUICE_ROOT_USER=$ACCESS_KEY SLUICE_ROOT_PASSWORD=$SECRET_KEY \
-    "$SLUICE" server "$1" --override s3.listeners=127.0.0.1:$SLUICE_PORT >"$WORK/sluice.log" 2>&1 &
+    "$SLUICE" server "$1" --override kafka.enabled=false --override s3.listeners=127.0.0.1:$SLUICE_PORT >"$WORK/sluice.log" 2>&1 &
   SLUICE_PID=$!
   PIDS+=("$SLUICE_PID")
   # A 4xx body proves it listens; health is what the brief names.
