@@ -5,8 +5,9 @@ set -euo pipefail
 
 build_pkgs=(cmake ninja-build g++ pkg-config ccache libboost1.81-all-dev libssl-dev libpugixml-dev libspdlog-dev
             libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libisal-dev libxxhash-dev libsqlite3-dev
-            python3)
-test_pkgs=(python3 python3-pytest python3-boto3 python3-requests awscli s3cmd rclone openssl curl)
+            librdkafka-dev libvips-dev python3)
+test_pkgs=(python3 python3-pytest python3-boto3 python3-requests awscli s3cmd rclone openssl curl kcat python3-kafka
+           python3-confluent-kafka libvips-tools python3-pil)
 
 want=()
 case "${1:-all}" in
@@ -15,6 +16,9 @@ case "${1:-all}" in
   all) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
   *) echo "usage: $0 build|test|all" >&2; exit 2 ;;
 esac
+
+# npm (kafkajs and the console tests): Debian's npm unless a Node.js with npm is already there.
+if [ "${1:-all}" != build ] && ! command -v npm >/dev/null; then want+=(npm); fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 scripts/deps.sh test
+# JavaScript clients of the integration tests (kafkajs ...), pinned by package-lock.json.
+(cd tests/integration/js && npm ci --no-audit --no-fund --silent)
 preset="${SLUICE_PRESET:-ci}"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -- -j"$(nproc)"

@@ -395,7 +395,13 @@ result<void> engine_impl::upload_block(const std::shared_ptr<cache_block>& b) {
 
 result<meta::object_info> engine_impl::write_object(object_id id, meta::object_kind kind,
                                                     const std::vector<record_ptr>& records) {
+  // The object is built in memory once: reserve it whole (records plus room
+  // for block framing and the index) so appending never reallocates and
+  // copies what was already written.
+  size_t payload_bytes = 0;
+  for (const auto& r : records) payload_bytes += r->payload.size();
   std::string bytes;
+  bytes.reserve(payload_bytes + payload_bytes / 32 + records.size() * 64 + (64 << 10));
   format::object_writer w(
       [&](std::string_view piece) -> result<void> {
         bytes.append(piece);

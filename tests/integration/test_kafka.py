@@ -3,6 +3,8 @@
 Runs in the first pass only (marker `cli`): the clients are Debian packages of /usr/bin/python3.
 """
 import json
+import os
+import shutil
 import subprocess
 import threading
 import time
@@ -192,6 +194,191 @@ def test_consumer_group_of_three_splits_partitions_and_survives_a_member_leaving
     for th in threads:
         th.join(timeout=20)
     assert sorted(seen) == list(range(300)), f"missing {sorted(set(range(300)) - set(seen))[:10]}"
+
+
+MEMBER_SCRIPT = r"""
+import sys, confluent_kafka as ck
+bootstrap, group, topic = sys.argv[1:4]
+c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                 "session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "enable.auto.commit": True,
+                 "auto.commit.interval.ms": 200})
+c.subscribe([topic], on_assign=lambda _c, parts: print("assigned", len(parts), flush=True))
+while True:
+    m = c.poll(0.2)
+    if m is not None and not m.error():
+        print("got", int(m.value()), flush=True)
+"""
+
+
+def test_group_member_killed_mid_stream_loses_nothing(server):
+    """Three members, one of them a process that is SIGKILLed while consuming: after its session times out
+    its partitions move to the others, which resume from committed offsets: every message is seen."""
+    t = topic_name("kill")
+    admin = ck_admin.AdminClient({"bootstrap.servers": server.kafka})
+    admin.create_topics([ck_admin.NewTopic(t, num_partitions=6, replication_factor=1)])[t].result(timeout=10)
+    group = f"killed-{uuid.uuid4().hex[:6]}"
+    victim = subprocess.Popen(["/usr/bin/python3", "-c", MEMBER_SCRIPT, server.kafka, group, t],
+                              stdout=subprocess.PIPE, text=True)
+    victim_seen = []
+    reader = threading.Thread(target=lambda: [victim_seen.append(line) for line in victim.stdout], daemon=True)
+    reader.start()
+    seen, lock, stop, assignments = {}, threading.Lock(), threading.Event(), {}
+
+    def member(name):
+        c = ck.Consumer({"bootstrap.servers": server.kafka, "group.id": group, "auto.offset.reset": "earliest",
+                         "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+        c.subscribe([t], on_assign=lambda _c, parts: assignments.__setitem__(name, len(parts)))
+        while not stop.is_set():
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                with lock:
+                    seen.setdefault(int(m.value()), name)
+        c.close()
+
+    threads = [threading.Thread(target=member, args=(n,)) for n in ("a", "b")]
+    for th in threads:
+        th.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                sum(assignments.values()) == 4 and any(x.startswith("assigned 2") for x in victim_seen)):
+            time.sleep(0.2)
+        assert sum(assignments.values()) == 4, (assignments, victim_seen[:3])
+        p = ck.Producer({"bootstrap.servers": server.kafka, "acks": "all"})
+        for i in range(300):
+            p.produce(t, value=str(i).encode(), partition=i % 6)
+            if i == 120:
+                p.flush(10)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and not any(x.startswith("got") for x in victim_seen):
+                    time.sleep(0.1)
+                victim.kill()  # SIGKILL: no LeaveGroup, no final commit
+                victim.wait()
+        p.flush(10)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            with lock:
+                if len(seen) == 300:
+                    break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(timeout=20)
+        if victim.poll() is None:
+            victim.kill()
+    assert any(x.startswith("got") for x in victim_seen), "the victim consumed before it was killed"
+    assert sorted(seen) == list(range(300)) or set(seen) | {
+        int(x.split()[1]) for x in victim_seen if x.startswith("got")} == set(range(300)), \
+        f"missing {sorted(set(range(300)) - set(seen))[:10]}"
+    # Partitions of the killed member were taken over: messages produced after the kill on every partition
+    # were consumed by the survivors.
+    assert {i % 6 for i in seen if i > 200} == set(range(6))
+
+
+def test_static_membership_restart_keeps_assignment_without_rebalance(server):
+    """KIP-345: a member with group.instance.id that restarts within the session timeout gets its partitions
+    back and the other member sees no rebalance."""
+    t = topic_name("static")
+    admin = ck_admin.AdminClient({"bootstrap.servers": server.kafka})
+    admin.create_topics([ck_admin.NewTopic(t, num_partitions=4, replication_factor=1)])[t].result(timeout=10)
+    group = f"static-{uuid.uuid4().hex[:6]}"
+
+    def consumer(instance):
+        return ck.Consumer({"bootstrap.servers": server.kafka, "group.id": group, "group.instance.id": instance,
+                            "session.timeout.ms": 10000, "heartbeat.interval.ms": 500,
+                            "auto.offset.reset": "earliest"})
+
+    events = {"a": [], "b": []}
+
+    def subscribe(c, name):
+        c.subscribe([t], on_assign=lambda _c, parts: events[name].append(("assign", sorted(p.partition for p in parts))),
+                    on_revoke=lambda _c, parts: events[name].append(("revoke", sorted(p.partition for p in parts))))
+
+    def poll_until(cs, pred, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not pred():
+            for c in cs:
+                c.poll(0.1)
+        return pred()
+
+    a, b = consumer("inst-a"), consumer("inst-b")
+    subscribe(a, "a")
+    subscribe(b, "b")
+    settled = lambda: (events["a"] and events["b"] and events["a"][-1][0] == "assign" and events["b"][-1][0] == "assign"
+                       and len(events["a"][-1][1]) + len(events["b"][-1][1]) == 4)
+    assert poll_until([a, b], settled), events
+    a_parts = events["a"][-1][1]
+    b_events_before = len(events["b"])
+    a.close()  # a static member does not send LeaveGroup on close
+    a2 = consumer("inst-a")
+    events["a"] = []
+    subscribe(a2, "a")
+    assert poll_until([a2, b], lambda: events["a"] and events["a"][-1][0] == "assign"), events
+    for _ in range(20):  # give a (wrong) rebalance time to reach b
+        b.poll(0.1)
+        a2.poll(0.1)
+    assert events["a"][-1][1] == a_parts, "the restarted static member got its old partitions back"
+    assert len(events["b"]) == b_events_before, f"b saw a rebalance: {events['b']}"
+    a2.close()
+    b.close()
+
+
+def test_transactional_producer_is_refused_cleanly(server):
+    p = ck.Producer({"bootstrap.servers": server.kafka, "transactional.id": f"tx-{uuid.uuid4().hex[:6]}"})
+    with pytest.raises(ck.KafkaException) as e:
+        p.init_transactions(10)
+    assert e.value.args[0].code() in (ck.KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,), e.value
+    # The broker keeps serving others.
+    r = kcat(server, "-L")
+    assert r.returncode == 0, r.stderr
+
+
+def test_deleted_topic_forgets_group_offsets(server):
+    t = topic_name("gone")
+    admin = ck_admin.AdminClient({"bootstrap.servers": server.kafka})
+    admin.create_topics([ck_admin.NewTopic(t, num_partitions=2, replication_factor=1)])[t].result(timeout=10)
+    p = ck.Producer({"bootstrap.servers": server.kafka})
+    for i in range(10):
+        p.produce(t, value=str(i).encode(), partition=i % 2)
+    p.flush(10)
+    group = f"gone-{uuid.uuid4().hex[:6]}"
+    assert len(consume_all(server.kafka, t, 10, group=group)) == 10  # commits offsets 5/5
+    c = ck.Consumer({"bootstrap.servers": server.kafka, "group.id": group})
+    committed = c.committed([ck.TopicPartition(t, 0), ck.TopicPartition(t, 1)], timeout=10)
+    assert [tp.offset for tp in committed] == [5, 5]
+    admin.delete_topics([t])[t].result(timeout=10)
+    admin.create_topics([ck_admin.NewTopic(t, num_partitions=2, replication_factor=1)])[t].result(timeout=10)
+    committed = c.committed([ck.TopicPartition(t, 0), ck.TopicPartition(t, 1)], timeout=10)
+    c.close()
+    assert [tp.offset for tp in committed] == [ck.OFFSET_INVALID] * 2, "no stale offsets for the new topic"
+
+
+def test_kafkajs_producer_and_consumer_group(server):
+    js = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
+    if not shutil.which("node"):
+        pytest.skip("node is not installed")
+    assert os.path.isdir(os.path.join(js, "node_modules", "kafkajs")), \
+        "kafkajs missing: run `npm ci` in tests/integration/js (scripts/test.sh does)"
+    t, group = topic_name("js"), f"js-{uuid.uuid4().hex[:6]}"
+    r = subprocess.run(["node", os.path.join(js, "kafkajs_client.js"), server.kafka, t, group, "60"],
+                       capture_output=True, text=True, timeout=150)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["created"] is True and out["partitions"] == 3
+    assert all(a["errorCode"] == 0 for a in out["acks"])
+    values = sorted(int(m["value"].split("-")[1]) for m in out["first"])
+    assert values == list(range(60)), "each message exactly once"
+    for m in out["first"]:
+        i = int(m["value"].split("-")[1])
+        assert m["key"] == f"key-{i % 7}" and m["header"] == f"h{i}"
+    # Per key, offsets grow in produce order (one partition per key).
+    by_key = {}
+    for m in sorted(out["first"], key=lambda m: (m["partition"], int(m["offset"]))):
+        by_key.setdefault(m["key"], []).append(int(m["value"].split("-")[1]))
+    assert all(v == sorted(v) for v in by_key.values())
+    assert sorted(p for ps in out["firstMembers"] for p in ps) == [0, 1, 2], out["firstMembers"]
+    assert sorted(out["second"]) == [f"late-{i}" for i in range(5)], "the restarted group resumed from its commits"
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -100,6 +101,21 @@ class broker final : public frame_handler {
   std::shared_ptr<partition_state> partition(stream::stream_id id);
   // Allocates a producer id (durable before it is returned).
   result<int64_t> next_producer_id();
+
+  // In-process produce, for Sluice's own producers (the built-in bucket
+  // notification target): appends `records` to `topic`, auto-creating it with
+  // the defaults when missing (even with auto.create.topics.enable off: the
+  // caller was configured to use it), each record to the partition of its key
+  // as Kafka's default partitioner picks it (murmur2), records of one
+  // partition as one batch in the given order. Returns once every batch is
+  // durable, as acks=all, or the first error (some partitions may then have
+  // been written: the caller retries, consumers see a duplicate).
+  struct local_record {
+    std::string key;
+    std::string value;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  result<void> produce_local(const std::string& topic, std::span<const local_record> records);
 
   // Fetch long-poll. A handler reads append_seq(), tries to answer, and when
   // it has too little data parks `attempt`: it runs again on a fetch thread

@@ -277,7 +277,9 @@ void handle_delete_topics(request_context& c) {
         out.name = t->name;
       }
       if (t) out.topic_id = to_uuid(t->id);
-      if (auto r = topics.remove(s.name ? *s.name : t->name); !r) return from(r.error());
+      const std::string name = s.name ? *s.name : t->name;
+      if (auto r = topics.remove(name); !r) return from(r.error());
+      c.b.groups().delete_topic_offsets(name);
       return std::nullopt;
     };
     if (auto bad = attempt()) {

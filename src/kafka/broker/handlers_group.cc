@@ -64,18 +64,17 @@ void handle_find_coordinator(request_context& c) {
     std::string host;
     int32_t port = -1;
   };
-  // Key type 0: this node coordinates every group. Key type 1: there is no
-  // transaction coordinator yet; COORDINATOR_NOT_AVAILABLE is retriable, so
-  // a transactional producer waits instead of failing on a bad answer.
+  // Key type 0 (groups) and 1 (transactions): this node. Transactions are
+  // not supported: InitProducerId with a transactional id then fails with
+  // TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal, so a
+  // transactional producer gets a clear error at once instead of retrying a
+  // missing coordinator until its timeout.
   auto lookup = [&](int8_t key_type) {
     answer a;
-    if (key_type == 0) {
+    if (key_type == 0 || key_type == 1) {
       a.node_id = o.node_id;
       a.host = o.advertised_host;
       a.port = o.advertised_port;
-    } else if (key_type == 1) {
-      a.error = error_code::coordinator_not_available;
-      a.message = "Transactions are not supported by this broker";
     } else {
       a.error = error_code::invalid_request;
       a.message = "Unknown coordinator key type " + std::to_string(key_type);

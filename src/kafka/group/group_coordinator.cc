@@ -486,6 +486,38 @@ class group_coordinator::impl {
     return res;
   }
 
+  // A deleted topic's committed offsets go from every group (Kafka's
+  // GroupMetadataManager.cleanupGroupMetadata on topic deletion), so a topic
+  // created again under the same name starts without stale positions.
+  size_t delete_topic_offsets(const std::string& topic) {
+    size_t total = 0;
+    for (const auto& s : all_slots()) {
+      std::lock_guard commit_lk(s->commit_mu);
+      std::vector<topic_partition> keys;
+      {
+        std::lock_guard lk(s->mu);
+        for (const auto& [tp, _] : s->g.offsets()) {
+          if (tp.topic == topic) keys.push_back(tp);
+        }
+      }
+      if (keys.empty()) continue;
+      size_t erased = 0;
+      if (auto r = store_->erase(s->g.id(), keys, &erased); !r) {
+        spdlog::error("kafka group {}: deleting offsets of deleted topic {} failed: {}", s->g.id(), topic,
+                      r.error().message());
+      }
+      std::lock_guard lk(s->mu);
+      for (size_t k = 0; k < erased; ++k) s->g.offsets().erase(keys[k]);
+      total += erased;
+      if (s->g.removable(clock_->now_ms(), 0)) {
+        s->g.mark_dead();
+        unlink(s);
+      }
+    }
+    if (total) spdlog::info("kafka groups: deleted {} committed offsets of deleted topic {}", total, topic);
+    return total;
+  }
+
   void run_timers() {
     for (int round = 0; round < kMaxTimerRounds; ++round) {
       if (!run_due(clock_->now_ms())) break;
@@ -684,6 +716,9 @@ std::vector<delete_group_result> group_coordinator::delete_groups(const std::vec
 }
 offset_delete_response group_coordinator::delete_offsets(const offset_delete_request& req) {
   return impl_->delete_offsets(req);
+}
+size_t group_coordinator::delete_topic_offsets(const std::string& topic) {
+  return impl_->delete_topic_offsets(topic);
 }
 void group_coordinator::run_timers() {
   impl_->run_timers();

@@ -109,6 +109,9 @@ class group_coordinator {
   // Empty groups only (NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND); their offsets go too.
   std::vector<delete_group_result> delete_groups(const std::vector<std::string>& group_ids);
   offset_delete_response delete_offsets(const offset_delete_request& req);
+  // Removes every group's committed offsets of a deleted topic (durably);
+  // returns how many. Empty groups left without offsets are removed.
+  size_t delete_topic_offsets(const std::string& topic);
 
   // Runs every timer due at clock->now_ms() on the calling thread (with
   // background_timer off; harmless with it on).

@@ -9,8 +9,10 @@
 
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 #include "kafka/broker/tests/broker_fixture.h"
+#include "kafka/protocol/partitioner.h"
 #include "kafka/protocol/messages/api_versions.h"
 #include "kafka/protocol/messages/create_topics.h"
 #include "kafka/protocol/messages/fetch.h"
@@ -88,6 +90,38 @@ TEST_F(BrokerTest, ProduceThenFetchReturnsTheBatchesWithAssignedOffsets) {
   EXPECT_EQ(fetch("t", 1, 6).responses[0].partitions[0].error_code, 1);
   EXPECT_EQ(fetch("t", 7, 0).responses[0].partitions[0].error_code, 3);
   EXPECT_EQ(produce("nope", 0, batch(1)).responses[0].partition_responses[0].error_code, 3);
+}
+
+TEST_F(BrokerTest, LocalProduceCreatesTheTopicAndKeysPickPartitions) {
+  std::vector<broker::local_record> recs;
+  for (int i = 0; i < 20; ++i) {
+    recs.push_back({"images/" + std::to_string(i % 4) + ".jpg", "v" + std::to_string(i), {{"x-sluice-event-id", "e"}}});
+  }
+  ASSERT_TRUE(broker_->produce_local("events", recs));
+  auto t = broker_->topics().find("events");
+  ASSERT_TRUE(t) << "auto-created";
+  const auto n = static_cast<int32_t>(t->partitions.size());
+  // Every record is where Kafka's default partitioner puts its key, in order.
+  std::map<int32_t, std::vector<std::string>> want;
+  for (const auto& r : recs) want[proto::partition_for_key(r.key, n)].push_back(r.value);
+  for (int32_t p = 0; p < n; ++p) {
+    auto f = fetch("events", p, 0);
+    const auto& pd = f.responses[0].partitions[0];
+    ASSERT_EQ(pd.error_code, 0);
+    std::vector<std::string> got;
+    auto batches = proto::validate_batches(pd.records ? *pd.records : std::string_view(), {.from_client = false});
+    ASSERT_TRUE(batches) << batches.error().message();
+    for (const auto& b : batches.value()) {
+      auto decoded = proto::decode_records(b);
+      ASSERT_TRUE(decoded);
+      for (const auto& r : decoded.value()) {
+        got.emplace_back(*r.value);
+        ASSERT_EQ(r.headers.size(), 1u);
+        EXPECT_EQ(r.headers[0].key, "x-sluice-event-id");
+      }
+    }
+    EXPECT_EQ(got, want[p]) << "partition " << p;
+  }
 }
 
 TEST_F(BrokerTest, CorruptBatchIsRefused) {

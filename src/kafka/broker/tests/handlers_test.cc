@@ -77,8 +77,8 @@ TEST_F(HandlersTest, FindCoordinatorAllVersions) {
   EXPECT_FALSE(v3.error_message.has_value());
   req.key_type = 1;
   auto txn = rpc<proto::find_coordinator_response>(10, 2, req);
-  EXPECT_EQ(txn.error_code, 15);
-  EXPECT_EQ(txn.node_id, -1);
+  EXPECT_EQ(txn.error_code, 0) << "this node; InitProducerId then refuses transactional ids";
+  EXPECT_EQ(txn.node_id, 1);
   proto::find_coordinator_request r4;
   r4.coordinator_keys = {"a", "b"};
   auto v4 = rpc<proto::find_coordinator_response>(10, 4, r4);
@@ -88,7 +88,7 @@ TEST_F(HandlersTest, FindCoordinatorAllVersions) {
   EXPECT_EQ(v4.coordinators[1].error_code, 0);
   r4.key_type = 1;
   auto t4 = rpc<proto::find_coordinator_response>(10, 4, r4);
-  EXPECT_EQ(t4.coordinators[0].error_code, 15);
+  EXPECT_EQ(t4.coordinators[0].error_code, 0);
   r4.key_type = 7;
   auto bad = rpc<proto::find_coordinator_response>(10, 4, r4);
   EXPECT_EQ(bad.coordinators[0].error_code, 42);

@@ -615,6 +615,25 @@ TEST_F(GroupTest, OffsetDelete) {
   EXPECT_EQ(state(), "Dead");
 }
 
+TEST_F(GroupTest, DeletedTopicLosesItsOffsets) {
+  auto [ids, gen] = form_group(1);
+  offset_commit_request r;
+  r.group_id = "g";
+  r.member_id = ids[0];
+  r.generation_id = gen;
+  r.topics.push_back({"t", {{0, 1, -1, ""}}});
+  r.topics.push_back({"gone", {{0, 5, -1, ""}, {1, 6, -1, ""}}});
+  coord_->commit_offsets(r);
+  EXPECT_EQ(coord_->delete_topic_offsets("gone"), 2u);
+  EXPECT_EQ(fetch("gone", 0), -1);
+  EXPECT_EQ(fetch("gone", 1), -1);
+  EXPECT_EQ(fetch("t", 0), 1) << "other topics keep their offsets";
+  EXPECT_EQ(coord_->delete_topic_offsets("gone"), 0u);
+  open();  // a new coordinator over the same store
+  EXPECT_EQ(fetch("gone", 0), -1) << "the deletion is durable";
+  EXPECT_EQ(fetch("t", 0), 1);
+}
+
 TEST_F(GroupTest, Validation) {
   auto r = join_req("");
   r.session_timeout_ms = 5'999;
