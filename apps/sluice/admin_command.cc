@@ -1,6 +1,8 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -100,7 +102,23 @@ result<http::client_response> call(const admin_args& a, const std::string& metho
 std::string xml_element(const std::string& body, const std::string& name) {
   auto b = body.find("<" + name + ">"), e = body.find("</" + name + ">");
   if (b == std::string::npos || e == std::string::npos || e < b) return {};
-  return body.substr(b + name.size() + 2, e - b - name.size() - 2);
+  std::string text = body.substr(b + name.size() + 2, e - b - name.size() - 2);
+  // The five predefined entities (messages quote names: 'brokers').
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    bool replaced = false;
+    for (auto [entity, ch] :
+         {std::pair{"&apos;", '\''}, {"&quot;", '"'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}}) {
+      if (text.compare(i, std::strlen(entity), entity) == 0) {
+        out += ch;
+        i += std::strlen(entity) - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += text[i];
+  }
+  return out;
 }
 
 // "server answered 404 NoSuchBucket: The specified bucket does not exist" from an S3 XML error.
@@ -285,28 +303,121 @@ int run_heal(const admin_args& a, const std::string& target) {
   }
 }
 
+// key=value as mc prints it: quoted when the value has spaces or quotes.
+std::string config_pair(const std::string& k, const std::string& v) {
+  if (v.find_first_of(" \t\"") == std::string::npos) return k + "=" + v;
+  std::string q;
+  for (char ch : v) {
+    if (ch == '"' || ch == '\\') q += '\\';
+    q += ch;
+  }
+  return k + "=\"" + q + "\"";
+}
+
+// Runs an admin call answering a JSON object. With --json the answer is
+// printed as it is; otherwise `show` gets the object, which must have
+// `field` (when given).
+int show_json(const admin_args& a, const std::string& method, const std::string& path, const std::string& body,
+              int ok_status, std::string_view field, const std::function<void(const json::object&)>& show) {
+  auto r = call(a, method, path, "", body);
+  if (int rc = check(r, ok_status)) return rc;
+  if (a.json) {
+    std::cout << r.value().body;
+    return 0;
+  }
+  boost::system::error_code ec;
+  auto v = json::parse(r.value().body, ec);
+  if (ec || !v.is_object() || (!field.empty() && !v.as_object().if_contains(field))) {
+    return fail_with("bad answer: " + r.value().body);
+  }
+  show(v.as_object());
+  return 0;
+}
+
+// {"sections":[{"name":…,"kvs":{…}}]} as `notify_kafka:1 brokers=… topic=…` lines.
+void print_sections(const json::object& o) {
+  for (const auto& s : o.at("sections").as_array()) {
+    const auto& so = s.as_object();
+    std::cout << str(so, "name");
+    if (const auto* kvs = so.if_contains("kvs"); kvs && kvs->is_object()) {
+      for (const auto& kv : kvs->as_object()) {
+        const std::string value = kv.value().is_string() ? std::string(kv.value().as_string()) : "";
+        std::cout << " " << config_pair(std::string(kv.key()), value);
+      }
+    }
+    std::cout << "\n";
+  }
+}
+
+// `config set SECTION key=value…`, `config get SUBSYS[:ID]`, `config reset SECTION`.
+int run_config(const admin_args& a) {
+  const auto& w = a.words;
+  const std::string path = "/sluice/admin/v1/config/" + uri_encode(w[2]);
+  if (w[1] == "get" && w.size() == 3) return show_json(a, "GET", path, "", 200, "sections", print_sections);
+  if (w[1] == "set" && w.size() >= 4) {
+    json::object body;
+    for (size_t i = 3; i < w.size(); ++i) {
+      const auto eq = w[i].find('=');
+      if (eq == std::string::npos || eq == 0) return fail_with("'" + w[i] + "' is not key=value", 2);
+      body[w[i].substr(0, eq)] = w[i].substr(eq + 1);
+    }
+    return show_json(a, "PUT", path, json::serialize(body), 200, "sections", [](const json::object& o) {
+      std::cout << "Applied (no restart needed):\n";
+      print_sections(o);
+    });
+  }
+  if (w[1] == "reset" && w.size() == 3) {
+    auto r = call(a, "DELETE", path, "", "");
+    if (int rc = check(r, 204)) return rc;
+    std::cout << "Removed " << w[2] << " (its undelivered events are kept until it is configured again)\n";
+    return 0;
+  }
+  return fail_with("use: config set SECTION KEY=VALUE... | config get SUBSYSTEM[:ID] | config reset SECTION", 2);
+}
+
+// `notify list`: the notification targets with their state, as a table.
+void print_targets(const json::object& o) {
+  std::vector<std::vector<std::string>> rows = {
+      {"ARN", "TYPE", "ENDPOINT", "STATE", "QUEUED", "DELIVERED", "LAST ERROR"}};
+  for (const auto& t : o.at("targets").as_array()) {
+    const auto& to = t.as_object();
+    rows.push_back({str(to, "arn"), str(to, "type"), str(to, "endpoint"), str(to, "state"),
+                    std::to_string(num(to, "queued")), std::to_string(num(to, "delivered")), str(to, "last_error")});
+  }
+  if (rows.size() == 1) {
+    std::cout << "No notification targets.\n";
+    return;
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
 int run_admin(admin_args a) {
   if (a.words.empty())
-    return fail_with("missing command: info | heal [BUCKET[/PREFIX]] | user add|remove|list", 2);
+    return fail_with(
+        "missing command: info | heal [BUCKET[/PREFIX]] | user add|remove|list | config set|get|reset | notify list",
+        2);
   if (!resolve_credentials(a)) {
     return fail_with("no root credentials: pass --access-key/--secret-key, set SLUICE_ROOT_USER/SLUICE_ROOT_PASSWORD, "
                      "or --data pointing at the server's drive", 2);
   }
   const auto& w = a.words;
-  if (w[0] == "info" && w.size() == 1) {
-    auto r = call(a, "GET", "/sluice/admin/v1/info", "", "");
-    if (int rc = check(r, 200)) return rc;
-    if (a.json) {
-      std::cout << r.value().body;
-      return 0;
-    }
-    boost::system::error_code ec;
-    auto v = json::parse(r.value().body, ec);
-    if (ec || !v.is_object()) return fail_with("bad answer: " + r.value().body);
-    print_info(v.as_object());
-    return 0;
-  }
+  if (w[0] == "info" && w.size() == 1) return show_json(a, "GET", "/sluice/admin/v1/info", "", 200, "", print_info);
   if (w[0] == "heal" && w.size() <= 2) return run_heal(a, w.size() == 2 ? w[1] : std::string());
+  if (w[0] == "config" && w.size() >= 3) return run_config(a);
+  if (w[0] == "notify" && w.size() == 2 && w[1] == "list") {
+    return show_json(a, "GET", "/sluice/admin/v1/notify/targets", "", 200, "targets", print_targets);
+  }
   if (w[0] == "user" && w.size() >= 2) {
     if (w[1] == "list") {
       auto r = call(a, "GET", "/sluice/admin/v1/users", "", "");
@@ -334,8 +445,8 @@ int run_admin(admin_args a) {
   }
   return fail_with(
       "unknown command; use: info | heal [BUCKET[/PREFIX]] | user add ACCESS_KEY SECRET_KEY | user remove "
-      "ACCESS_KEY "
-      "| user list",
+      "ACCESS_KEY | user list | config set SECTION KEY=VALUE... | config get SUBSYSTEM[:ID] | config reset SECTION "
+      "| notify list",
       2);
 }
 
@@ -343,20 +454,23 @@ int run_admin(admin_args a) {
 
 void add_admin_command(CLI::App& app) {
   auto args = std::make_shared<admin_args>();
-  auto* cmd = app.add_subcommand("admin", "Administer a running server: info, heal, user add|remove|list.");
+  auto* cmd = app.add_subcommand(
+      "admin", "Administer a running server: info, heal, user add|remove|list, config set|get|reset, notify list.");
   cmd->add_option("--endpoint", args->endpoint, "Server URL")->envname("SLUICE_ENDPOINT")->capture_default_str();
   cmd->add_option("--access-key", args->access_key, "Root access key (default: $SLUICE_ROOT_USER)");
   cmd->add_option("--secret-key", args->secret_key, "Root secret key (default: $SLUICE_ROOT_PASSWORD)");
   cmd->add_option("--data", args->data_dir, "Drive folder of a local server, to read generated root credentials")
       ->capture_default_str();
   cmd->add_option("--region", args->region, "Region")->capture_default_str();
-  cmd->add_flag("--json", args->json, "info, heal: print the server's JSON answer (heal: the final status)");
+  cmd->add_flag("--json", args->json,
+                "info, heal, config, notify list: print the server's JSON answer (heal: the final status)");
   cmd->add_option("--poll-ms", args->poll_ms, "heal: milliseconds between progress checks")
       ->check(CLI::Range(10, 60000))
       ->capture_default_str();
   cmd->add_option(
       "command", args->words,
-      "info | heal [BUCKET[/PREFIX]] | user add ACCESS_KEY SECRET_KEY | user remove ACCESS_KEY | user list");
+      "info | heal [BUCKET[/PREFIX]] | user add ACCESS_KEY SECRET_KEY | user remove ACCESS_KEY | user list | "
+      "config set SECTION KEY=VALUE... | config get SUBSYSTEM[:ID] | config reset SECTION | notify list");
   cmd->callback([args] { set_exit_code(run_admin(*args)); });
 }
 

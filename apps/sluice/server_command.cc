@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "apps/sluice/commands.h"
+#include "apps/sluice/event_services.h"
 #include "apps/sluice/stream_services.h"
 #include "base/config.h"
 #include "base/fs.h"
@@ -207,7 +208,16 @@ int run_server(const server_args& args) {
     streams = std::move(st).value();
   }
 
-  http::server s3_server(ho, s3::make_service(so, *store.value(), *users.value()));
+  // Bucket notifications: the outbox is open (and what it holds is being
+  // delivered again) before the S3 port accepts a request.
+  auto notifier = start_event_services(cfg, *store.value(), drives[0], so.region,
+                                       streams ? streams->broker : nullptr);
+  if (!notifier) {
+    spdlog::error("cannot start bucket notifications: {}", notifier.error().message());
+    return 1;
+  }
+
+  http::server s3_server(ho, s3::make_service(so, *store.value(), *users.value(), notifier.value().get()));
   if (auto r = s3_server.start(); !r) {
     spdlog::error("cannot start the S3 API: {}", r.error().message());
     return 1;
@@ -224,6 +234,11 @@ int run_server(const server_args& args) {
     std::cout << "Kafka API: " << streams->kafka_address << " (stream data in " << streams->storage_description
               << ")\n";
   }
+  {
+    std::string arns;
+    for (const auto& t : notifier.value()->targets()) arns += (arns.empty() ? "" : " ") + t.arn;
+    if (!arns.empty()) std::cout << "SQS ARNs: " << arns << "\n";
+  }
   if (root.value().generated) {
     std::cout << "Root user: " << root.value().access_key << "\n"
               << "Root password: " << root.value().secret_key << "\n"
@@ -237,8 +252,11 @@ int run_server(const server_args& args) {
   int sig = 0;
   sigwait(&stop, &sig);
   spdlog::info("signal {}: stopping", sig);
-  if (streams) streams->stop();
+  // S3 first (no new events), then the notifier (its built-in target writes
+  // to the broker), then the stream side.
   s3_server.stop();
+  notifier.value()->stop();
+  if (streams) streams->stop();
   return 0;
 }
 

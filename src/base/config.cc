@@ -48,6 +48,18 @@ const std::vector<key_info>& known_keys() {
        {"SLUICE_ROOT_PASSWORD", "MINIO_ROOT_PASSWORD"}},
       {"iam.user.*", "", "Extra users from the config file: `iam.user.<ACCESS_KEY>=<SECRET_KEY>`.", {}},
       {"log.level", "info", "trace, debug, info, warn, error.", {"SLUICE_LOG_LEVEL"}},
+      // Bucket notifications (docs/NOTIFICATIONS.md).
+      {"notify.outbox.limit.bytes", "1GiB",
+       "Events waiting for delivery at most; at the limit, writes to buckets with rules get 503 SlowDown.", {}},
+      {"notify_kafka.*", "",
+       "Kafka targets: `notify_kafka.<ID>.<key>=value` (MinIO's keys: brokers, topic, tls, sasl, ...); also "
+       "`MINIO_NOTIFY_KAFKA_<KEY>_<ID>` and `sluice admin config set notify_kafka:<ID> key=value`.",
+       {}},
+      {"notify_webhook.*", "", "Webhook targets: `notify_webhook.<ID>.<key>=value` (endpoint, auth_token, ...).", {}},
+      {"notify_sluice.*", "",
+       "Built-in targets (this server's stream engine): `notify_sluice.<ID>.topic=...`; `notify_sluice:1` "
+       "(topic bucket-events) exists by default.",
+       {}},
       // Kafka API (Kafka's own names).
       {"kafka.enabled", "true", "Serve the Kafka API (the stream engine) beside S3.", {"SLUICE_KAFKA_ENABLED"}},
       {"listeners", "PLAINTEXT://:9092", "Kafka listener, `PLAINTEXT://host:port` (host empty = all interfaces).",

@@ -28,6 +28,7 @@ result<client_response> send_request(const client_request& req) {
   boost::beast::flat_buffer buf;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(req.max_response_bytes);
+  if (req.method == "HEAD") parser.skip(true);  // the Content-Length of a HEAD answer comes without a body
   bhttp::read(*s, buf, parser, ec);
   if (ec) return fail(errc::connection_closed, "receive: " + ec.message());
   client_response r;
@@ -50,12 +51,28 @@ constexpr size_t kCoalesceBody = 64 * 1024;
 
 }  // namespace
 
-connection::connection(std::string host, uint16_t port, std::chrono::milliseconds timeout)
-    : host_(std::move(host)), port_(port), timeout_(timeout), recv_buf_(kRecvBuffer, '\0') {}
+connection::connection(std::string host, uint16_t port, std::chrono::milliseconds timeout,
+                       std::shared_ptr<net::tls_context> tls, std::string tls_name)
+    : host_(std::move(host)),
+      port_(port),
+      timeout_(timeout),
+      tls_(std::move(tls)),
+      tls_name_(std::move(tls_name)),
+      recv_buf_(kRecvBuffer, '\0') {}
 
 connection::~connection() = default;
 
-void connection::close() { stream_.reset(); }
+void connection::close() {
+  std::unique_ptr<net::stream> old;
+  std::lock_guard lock(mu_);
+  old = std::move(stream_);
+}
+
+void connection::interrupt() {
+  std::lock_guard lock(mu_);
+  interrupted_ = true;
+  if (stream_) stream_->shutdown();
+}
 
 result<client_response> connection::request(std::string_view method, std::string_view target,
                                             const std::vector<std::pair<std::string, std::string>>& headers,
@@ -74,8 +91,15 @@ result<client_response> connection::attempt(std::string_view method, std::string
   retryable = false;
   bool fresh = false;
   if (!stream_) {
-    SLUICE_TRY(stream_, net::stream::connect(host_, port_, timeout_));
-    stream_->set_timeout(timeout_);
+    {
+      std::lock_guard lock(mu_);
+      if (interrupted_) return fail(errc::connection_closed, "interrupted");
+    }
+    SLUICE_TRY(auto s, net::stream::connect(host_, port_, timeout_, tls_, tls_name_));
+    s->set_timeout(timeout_);
+    std::lock_guard lock(mu_);
+    if (interrupted_) return fail(errc::connection_closed, "interrupted");
+    stream_ = std::move(s);
     ++connects_;
     fresh = true;
   }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +38,7 @@ result<client_response> send_request(const client_request& req);
 
 namespace sluice::net {
 class stream;
+class tls_context;
 }
 
 namespace sluice::http {
@@ -53,7 +55,10 @@ class connection {
   // valid during the call.
   using body_sink = std::function<void(std::string_view)>;
 
-  connection(std::string host, uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // With tls, every connection is TLS, its certificate checked against
+  // tls_name (host when empty).
+  connection(std::string host, uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(60),
+             std::shared_ptr<net::tls_context> tls = nullptr, std::string tls_name = {});
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -68,6 +73,9 @@ class connection {
                                   size_t max_response_bytes = 16 << 20);
   // Drops the socket; the next request connects again.
   void close();
+  // From any thread: a request running now fails promptly (its socket is
+  // shut down) and so does every later one. For stopping a worker.
+  void interrupt();
   // How many TCP connections were opened so far.
   uint64_t connects() const { return connects_; }
 
@@ -80,6 +88,12 @@ class connection {
   std::string host_;
   uint16_t port_;
   std::chrono::milliseconds timeout_;
+  std::shared_ptr<net::tls_context> tls_;
+  std::string tls_name_;
+  // interrupt() may run on another thread: it shuts down stream_ under mu_,
+  // and the owning thread replaces or drops stream_ only under mu_.
+  std::mutex mu_;
+  bool interrupted_ = false;
   std::unique_ptr<net::stream> stream_;
   std::string recv_buf_;  // reused for body bytes
   uint64_t connects_ = 0;

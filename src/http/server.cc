@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -124,7 +125,8 @@ class conn_body final : public body_reader {
 
 class conn_writer final : public response_writer {
  public:
-  conn_writer(net::stream& s, bool head, conn_body& body) : s_(s), head_(head), body_(body) {}
+  conn_writer(net::stream& s, bool head, conn_body& body, const std::atomic<bool>& stopping)
+      : s_(s), head_(head), body_(body), stopping_(stopping) {}
 
   result<void> send(response& r, std::string_view body) override {
     if (started_) return fail(errc::headers_already_sent);
@@ -141,13 +143,36 @@ class conn_writer final : public response_writer {
     remaining_ = head_ ? 0 : content_length;
     return put(head(r));
   }
+  result<void> begin_chunked(response& r) override {
+    if (started_) return fail(errc::headers_already_sent);
+    r.headers.erase(bhttp::field::content_length);
+    r.headers.set(bhttp::field::transfer_encoding, "chunked");
+    chunked_ = !head_;
+    return put(head(r));
+  }
+  result<void> finish() override {
+    if (!chunked_) return ok();
+    chunked_ = false;
+    return put("0\r\n\r\n");
+  }
   result<void> write(std::string_view chunk) override {
+    if (chunked_) {
+      if (chunk.empty()) return ok();  // an empty chunk would end the body
+      char size[24];
+      std::snprintf(size, sizeof size, "%zx\r\n", chunk.size());
+      std::string framed = size;
+      framed.append(chunk).append("\r\n");
+      return put(framed);
+    }
     if (chunk.size() > remaining_) chunk = chunk.substr(0, remaining_);
     remaining_ -= chunk.size();
     return put(chunk);
   }
   bool started() const override { return started_; }
-  bool complete() const { return started_ && remaining_ == 0 && !broken_; }
+  bool interrupted() override {
+    return stopping_ || broken_ || s_.wait_readable(std::chrono::milliseconds(0));
+  }
+  bool complete() const { return started_ && remaining_ == 0 && !chunked_ && !broken_; }
   bool keep_alive() const { return keep_alive_; }
   unsigned status() const { return status_; }
 
@@ -195,7 +220,9 @@ class conn_writer final : public response_writer {
   net::stream& s_;
   bool head_;
   conn_body& body_;
+  const std::atomic<bool>& stopping_;
   bool started_ = false;
+  bool chunked_ = false;  // a chunked body is open (begin_chunked until finish)
   bool broken_ = false;
   bool keep_alive_ = true;
   unsigned status_ = 0;
@@ -292,7 +319,7 @@ void server::serve(std::unique_ptr<net::stream> s) {
     const auto& req = parser.get();
     bool expect_continue = boost::beast::iequals(req[bhttp::field::expect], "100-continue");
     conn_body body(*s, buf, parser, expect_continue);
-    conn_writer out(*s, req.method() == bhttp::verb::head, body);
+    conn_writer out(*s, req.method() == bhttp::verb::head, body, stopping_);
     exchange ex{req.base(), body, out, info};
     try {
       handler_->handle(ex);

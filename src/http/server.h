@@ -60,8 +60,17 @@ class response_writer {
   virtual result<void> send(response& r, std::string_view body) = 0;
   // Streaming: header with the given Content-Length, then write() exactly that many bytes.
   virtual result<void> begin(response& r, uint64_t content_length) = 0;
+  // Streaming a body of unknown length (Transfer-Encoding: chunked): header,
+  // then each write() goes out at once as one chunk, finish() ends the body.
+  // The connection stays usable for the next request only after finish().
+  virtual result<void> begin_chunked(response& r) = 0;
+  virtual result<void> finish() = 0;
   virtual result<void> write(std::string_view chunk) = 0;
   virtual bool started() const = 0;
+  // For long-lived streams, checked between writes: true once the server is
+  // stopping or the client closed the connection (or sent anything, which a
+  // client reading an endless stream only does to leave). Never blocks.
+  virtual bool interrupted() = 0;
 };
 
 struct connection_info {

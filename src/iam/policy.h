@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/wildcard.h"
 
 namespace sluice::iam {
 
@@ -30,8 +31,5 @@ result<bucket_policy> parse_bucket_policy(std::string_view json, const std::stri
 // Does the policy let an anonymous caller perform `action` ("s3:GetObject") on `resource`
 // ("arn:aws:s3:::bucket/key" or "arn:aws:s3:::bucket")? Deny wins over Allow.
 bool allows_anonymous(const bucket_policy& p, std::string_view action, std::string_view resource);
-
-// Shell-style match with '*' (any run) and '?' (one character).
-bool wildcard_match(std::string_view pattern, std::string_view text);
 
 }  // namespace sluice::iam

@@ -67,23 +67,33 @@ result<std::pair<std::string, uint16_t>> split_host_port(const std::string& addr
   return std::make_pair(host, static_cast<uint16_t>(p));
 }
 
+namespace {
+
+result<void> use_certificate(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    return fail(errno_error("TLS certificate " + cert_file + ": " + openssl_error(), EINVAL));
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
+    return fail(errno_error("TLS private key " + key_file + ": " + openssl_error(), EINVAL));
+  }
+  return ok();
+}
+
+}  // namespace
+
 result<std::shared_ptr<tls_context>> tls_context::load(const std::string& cert_file, const std::string& key_file) {
   auto ctx = std::shared_ptr<tls_context>(new tls_context());
   ctx->ctx_ = SSL_CTX_new(TLS_server_method());
   if (!ctx->ctx_) return fail(errno_error("SSL_CTX_new: " + openssl_error(), EINVAL));
   SSL_CTX_set_min_proto_version(ctx->ctx_, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx->ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  if (SSL_CTX_use_certificate_chain_file(ctx->ctx_, cert_file.c_str()) != 1) {
-    return fail(errno_error("TLS certificate " + cert_file + ": " + openssl_error(), EINVAL));
-  }
-  if (SSL_CTX_use_PrivateKey_file(ctx->ctx_, key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ctx->ctx_) != 1) {
-    return fail(errno_error("TLS private key " + key_file + ": " + openssl_error(), EINVAL));
-  }
+  SLUICE_TRY(use_certificate(ctx->ctx_, cert_file, key_file));
   return ctx;
 }
 
-result<std::shared_ptr<tls_context>> tls_context::client(bool verify, const std::string& ca_file) {
+result<std::shared_ptr<tls_context>> tls_context::client(bool verify, const std::string& ca_file,
+                                                         const std::string& cert_file, const std::string& key_file) {
   auto ctx = std::shared_ptr<tls_context>(new tls_context());
   ctx->verify_ = verify;
   ctx->ctx_ = SSL_CTX_new(TLS_client_method());
@@ -101,6 +111,9 @@ result<std::shared_ptr<tls_context>> tls_context::client(bool verify, const std:
     SSL_CTX_set_verify(ctx->ctx_, SSL_VERIFY_PEER, nullptr);
   } else {
     SSL_CTX_set_verify(ctx->ctx_, SSL_VERIFY_NONE, nullptr);
+  }
+  if (!cert_file.empty() || !key_file.empty()) {
+    SLUICE_TRY(use_certificate(ctx->ctx_, cert_file, key_file));
   }
   return ctx;
 }

@@ -28,7 +28,11 @@ class tls_context {
   // Client side. With verify, the peer's chain must lead to a trusted CA (the
   // system store, or only ca_file when given) and name the host connected to;
   // without it any certificate is accepted (test setups, self-signed stores).
-  static result<std::shared_ptr<tls_context>> client(bool verify, const std::string& ca_file = {});
+  // With cert_file and key_file (PEM), the client presents that certificate
+  // (mutual TLS).
+  static result<std::shared_ptr<tls_context>> client(bool verify, const std::string& ca_file = {},
+                                                     const std::string& cert_file = {},
+                                                     const std::string& key_file = {});
   ~tls_context();
   SSL_CTX* native() const { return ctx_; }
   bool verifies() const { return verify_; }

@@ -5,7 +5,9 @@
 #include <charconv>
 #include <chrono>
 
+#include "base/encoding.h"
 #include "base/time.h"
+#include "events/sink.h"
 #include "s3/internal/request.h"
 
 namespace sluice::s3 {
@@ -96,12 +98,71 @@ result<void> info(request& r, const context& c) {
   return send_json(r, out);
 }
 
+json::value sections_json(const std::vector<events::config_section>& sections) {
+  json::array out;
+  for (const auto& s : sections) {
+    json::object kvs;
+    for (const auto& [k, v] : s.kvs) kvs[k] = v;
+    out.push_back(json::object{{"name", s.name}, {"kvs", std::move(kvs)}});
+  }
+  return json::object{{"sections", std::move(out)}};
+}
+
+// GET /notify/targets; GET, PUT ({"key": "value", ...}) and DELETE
+// /config/<section>: notification targets and their configuration
+// (docs/NOTIFICATIONS.md). Changes apply at once, without a restart.
+result<void> notify_api(request& r, const context& c, const std::string& path) {
+  if (!c.events) return fail(errc::admin_invalid_argument, "bucket notifications are not enabled on this server");
+  if (path == "/notify/targets" && r.method == "GET") {
+    json::array targets;
+    for (const auto& t : c.events->targets()) {
+      targets.push_back(json::object{{"arn", t.arn},
+                                     {"type", t.type},
+                                     {"endpoint", t.endpoint},
+                                     {"state", t.online ? "online" : "offline"},
+                                     {"queued", t.queued},
+                                     {"delivered", t.delivered},
+                                     {"failed_attempts", t.failed_attempts},
+                                     {"last_error", t.last_error}});
+    }
+    return send_json(r, json::object{{"targets", std::move(targets)}});
+  }
+  const auto name = uri_decode(path.substr(std::string_view("/config/").size()));
+  if (!name || name->empty()) return fail(errc::admin_invalid_argument, "bad configuration section name in " + path);
+  if (r.method == "GET") {
+    SLUICE_TRY(auto sections, c.events->get_config(*name));
+    return send_json(r, sections_json(sections));
+  }
+  if (r.method == "PUT") {
+    SLUICE_TRY(auto body, read_small_body(r, c));
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (ec || !v.is_object()) return fail(errc::admin_invalid_argument, "body must be {\"key\": \"value\", ...}");
+    events::config_section s{*name, {}};
+    for (const auto& kv : v.as_object()) {
+      if (!kv.value().is_string()) {
+        return fail(errc::admin_invalid_argument, "the value of " + std::string(kv.key()) + " must be a string");
+      }
+      s.kvs.emplace_back(std::string(kv.key()), std::string(kv.value().as_string()));
+    }
+    SLUICE_TRY(c.events->set_config(s));
+    SLUICE_TRY(auto sections, c.events->get_config(*name));
+    return send_json(r, sections_json(sections));
+  }
+  if (r.method == "DELETE") {
+    SLUICE_TRY(c.events->reset_config(*name));
+    return send_empty(r, 204);
+  }
+  return fail(errc::admin_invalid_argument, "unknown admin API call " + r.method + " " + r.raw_path);
+}
+
 }  // namespace
 
 result<void> admin_api(request& r, const context& c) {
   if (!r.user || !r.user->root) return fail(errc::access_denied, "The admin API needs the root credentials.");
   std::string path = r.raw_path.substr(std::string_view("/sluice/admin/v1").size());
   if (path == "/info" && r.method == "GET") return info(r, c);
+  if (path == "/notify/targets" || path.starts_with("/config/")) return notify_api(r, c, path);
   if (path == "/heal") {
     // POST ?bucket=&prefix= starts a heal sequence (all buckets without bucket); GET shows the running or
     // last one.

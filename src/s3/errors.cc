@@ -1,5 +1,6 @@
 #include "s3/errors.h"
 
+#include "events/errc.h"
 #include "http/server.h"
 #include "iam/iam.h"
 #include "objstore/object_layer.h"
@@ -173,6 +174,47 @@ api_error from_auth(auth::errc e, const std::string& detail) {
   return from_row(errc::internal_error, "");
 }
 
+// Bucket notification errors with MinIO's codes and texts (cmd/api-errors.go).
+api_error from_events(events::errc e, const error& err) {
+  using v = events::errc;
+  auto invalid = [](const char* message) { return api_error{400, "InvalidArgument", message}; };
+  switch (e) {
+    case v::malformed_xml: return from_row(errc::malformed_xml, "");
+    case v::arn_not_found:
+      return invalid(
+          "A specified destination ARN does not exist or is not well-formed. Verify the destination ARN.");
+    case v::arn_wrong_region:
+      return invalid(
+          "A specified destination is in a different region than the bucket. You must use a destination that "
+          "resides in the same region as the bucket.");
+    case v::unsupported_event: return invalid("A specified event is not supported for notifications.");
+    case v::filter_name_invalid: return invalid("filter rule name must be either prefix or suffix");
+    case v::filter_value_invalid:
+      return invalid("Size of filter rule value cannot exceed 1024 bytes in UTF-8 representation");
+    case v::filter_duplicate_prefix: return invalid("Cannot specify more than one prefix rule in a filter.");
+    case v::filter_duplicate_suffix: return invalid("Cannot specify more than one suffix rule in a filter.");
+    case v::overlap_events:
+      return invalid(
+          "Configurations overlap. Configurations on the same bucket cannot share a common event type.");
+    case v::overlap_filters:
+      return invalid(
+          "An object key name filtering rule defined with overlapping prefixes, overlapping suffixes, or "
+          "overlapping combinations of prefixes and suffixes for the same event types.");
+    case v::unsupported_notification:
+      return {400, "UnsupportedNotification",
+              "server does not support Topic or Cloud Function based notifications."};
+    case v::invalid_argument: return from_row(errc::invalid_argument, err.detail());
+    // The outbox is at its limit: nothing was done, the client backs off and retries.
+    case v::outbox_full: return from_row(errc::slow_down, "");
+    case v::closed: return {503, "ServiceUnavailable", "The server is stopping; please retry."};
+    case v::bad_config: return {400, "XSluiceAdminInvalidArgument", err.message()};
+    case v::unknown_target: return {404, "XSluiceAdminNoSuchTarget", err.message()};
+    case v::target_error: return {502, "XSluiceAdminTargetError", err.message()};
+    case v::io_error: break;
+  }
+  return from_row(errc::internal_error, "");
+}
+
 }  // namespace
 
 api_error to_api_error(const error& e) {
@@ -180,6 +222,7 @@ api_error to_api_error(const error& e) {
   if (c.category() == category()) return from_row(static_cast<errc>(c.value()), e.detail());
   if (c.category() == objstore::category()) return from_objstore(static_cast<objstore::errc>(c.value()), e.detail());
   if (c.category() == auth::category()) return from_auth(static_cast<auth::errc>(c.value()), e.detail());
+  if (c.category() == events::category()) return from_events(static_cast<events::errc>(c.value()), e);
   if (c.category() == http::category()) {
     switch (static_cast<http::errc>(c.value())) {
       case http::errc::timeout: return from_row(errc::request_timeout, "");

@@ -1,7 +1,7 @@
 #pragma once
 // S3 wire errors. Every failure that reaches a client passes through
 // to_api_error(), the one place where module error codes (objstore, auth,
-// iam, http, config) become S3 error codes and HTTP statuses.
+// iam, http, events, config) become S3 error codes and HTTP statuses.
 #include <string>
 #include <string_view>
 

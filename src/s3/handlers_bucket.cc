@@ -1,5 +1,6 @@
 // Bucket operations.
 #include "base/time.h"
+#include "events/sink.h"
 #include "iam/policy.h"
 #include "s3/internal/request.h"
 #include "s3/xml.h"
@@ -59,6 +60,8 @@ result<void> create_bucket(request& r, const context& c) {
     }
     return made;
   }
+  auto created = key_event(r, c, "s3:BucketCreated:*", "");
+  SLUICE_TRY(publish_events(c, {&created, 1}));
   http::response res;
   res.headers.set(http::bhttp::field::location, "/" + r.bucket);
   return send_empty(r, 200, std::move(res));
@@ -74,6 +77,9 @@ result<void> head_bucket(request& r, const context& c) {
 result<void> delete_bucket(request& r, const context& c) {
   SLUICE_TRY(authorize_bucket(r, c, r.bucket, ""));
   SLUICE_TRY(c.store.delete_bucket(r.bucket));
+  if (c.events) c.events->rules_changed(r.bucket);
+  auto removed = key_event(r, c, "s3:BucketRemoved:*", "");
+  SLUICE_TRY(publish_events(c, {&removed, 1}));
   return send_empty(r, 204);
 }
 
@@ -156,11 +162,7 @@ result<void> bucket_subresource(request& r, const context& c) {
       return send_empty(r, 200);
     }
   }
-  if (r.has("notification") && m == "GET") {
-    SLUICE_TRY(auto doc, c.store.bucket_config(r.bucket, "notification"));
-    if (doc) return send_xml(r, *doc);
-    return send_xml(r, xml_writer("NotificationConfiguration").finish());
-  }
+  if (r.has("notification")) return bucket_notification(r, c);
   if (m == "GET") {
     if (r.has("lifecycle")) return fail(errc::no_such_lifecycle_configuration);
     if (r.has("cors")) return fail(errc::no_such_cors_configuration);

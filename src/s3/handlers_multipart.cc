@@ -126,8 +126,10 @@ result<void> complete_multipart_upload(request& r, const context& c) {
   SLUICE_TRY(auto parts, parse_complete(body));
   std::vector<objstore::completed_part> cps;
   for (const auto& p : parts) cps.push_back({p.number, p.etag});
+  SLUICE_TRY(admit_events(c, r.bucket));
   SLUICE_TRY(auto info, c.store.complete_multipart_upload(r.bucket, r.key, r.param("uploadId"), cps,
                                                           composite_checksum));
+  SLUICE_TRY(publish_object_event(r, c, "s3:ObjectCreated:CompleteMultipartUpload", info));
   xml_writer w("CompleteMultipartUploadResult");
   w.element("Location", "/" + r.bucket + "/" + r.key)
       .element("Bucket", r.bucket)

@@ -1,6 +1,7 @@
 // Object operations: PUT, GET/HEAD, DELETE, copy, tagging, ACL, multi-delete.
 #include "base/encoding.h"
 #include "base/time.h"
+#include "events/sink.h"
 #include "s3/internal/request.h"
 #include "s3/range.h"
 #include "s3/xml.h"
@@ -61,6 +62,24 @@ result<void> check_key(const request& r) {
   return ok();
 }
 
+// What a delete of `key` (asked for `version`, "" = latest) that answered
+// success raises, as MinIO decides it: a delete marker made (or a marker
+// version removed) is DeleteMarkerCreated with the marker's version; a key
+// that was not there (or could not be: an invalid name, `removed` failed) is
+// `if_missing`; else Delete of the removed version.
+events::event_args removal_event(const request& r, const context& c, const std::string& key,
+                                 const std::string& version, const result<objstore::object_info>& removed,
+                                 std::string_view if_missing) {
+  if (removed && removed.value().delete_marker) {
+    auto e = key_event(r, c, "s3:ObjectRemoved:DeleteMarkerCreated", key, removed.value().version_id);
+    e.mod_time = removed.value().mod_time;
+    return e;
+  }
+  // Stores report a key that did not exist with an unset modification time.
+  if (!removed || removed.value().mod_time == sys_time{}) return key_event(r, c, if_missing, key, version);
+  return key_event(r, c, "s3:ObjectRemoved:Delete", key, removed.value().version_id);
+}
+
 }  // namespace
 
 result<void> put_object(request& r, const context& c) {
@@ -71,6 +90,7 @@ result<void> put_object(request& r, const context& c) {
   SLUICE_TRY(auto tags, tags_from_header(r));
   SLUICE_TRY(auto body, upload_body::open(r, c));
   if (body->declared_size() && *body->declared_size() > c.opts.max_object_size) return fail(errc::entity_too_large);
+  SLUICE_TRY(admit_events(c, r.bucket));
   objstore::put_options po;
   po.metadata = std::move(metadata);
   po.tags = std::move(tags);
@@ -82,6 +102,7 @@ result<void> put_object(request& r, const context& c) {
     return ok();
   };
   SLUICE_TRY(auto info, c.store.put_object(r.bucket, r.key, body->stream(), std::move(po)));
+  SLUICE_TRY(publish_object_event(r, c, "s3:ObjectCreated:Put", info));
   http::response res;
   res.headers.set(field::etag, quote_etag(info.etag));
   if (!info.version_id.empty()) res.headers.set("x-amz-version-id", info.version_id);
@@ -171,6 +192,8 @@ result<void> get_object(request& r, const context& c) {
   for (const auto& [param, f] : overrides) {
     if (r.has(param)) res.headers.set(f, r.param(param));
   }
+  const char* accessed = r.method == "HEAD" ? "s3:ObjectAccessed:Head" : "s3:ObjectAccessed:Get";
+  SLUICE_TRY(publish_object_event(r, c, accessed, info, length));
   if (r.method == "HEAD") {
     res.headers.set(field::content_length, std::to_string(length));
     return r.ex.out.send(res, "");
@@ -203,13 +226,17 @@ result<void> get_object(request& r, const context& c) {
 result<void> delete_object(request& r, const context& c) {
   SLUICE_TRY(authorize_bucket(r, c, r.bucket, "s3:DeleteObject", r.key));
   SLUICE_TRY(check_key(r));
-  auto removed = c.store.delete_object(r.bucket, r.key, r.param("versionId"));
+  SLUICE_TRY(admit_events(c, r.bucket));
+  std::string version = r.param("versionId");
+  auto removed = c.store.delete_object(r.bucket, r.key, version);
   if (!removed && !removed.error().is(objstore::errc::invalid_object_name)) return fail(removed.error());
   http::response res;
   if (removed) {
     if (removed.value().delete_marker) res.headers.set("x-amz-delete-marker", "true");
     if (!removed.value().version_id.empty()) res.headers.set("x-amz-version-id", removed.value().version_id);
   }
+  auto event = removal_event(r, c, r.key, version, removed, "s3:ObjectRemoved:NoOP");
+  SLUICE_TRY(publish_events(c, {&event, 1}));
   return send_empty(r, 204, std::move(res));
 }
 
@@ -217,10 +244,14 @@ result<void> delete_objects(request& r, const context& c) {
   SLUICE_TRY(authorize_bucket(r, c, r.bucket, ""));
   SLUICE_TRY(auto body, read_small_body(r, c));
   SLUICE_TRY(auto req, parse_delete(body));
+  SLUICE_TRY(admit_events(c, r.bucket));
   xml_writer w("DeleteResult");
+  std::vector<events::event_args> deleted;
   for (const auto& [key, version] : req.objects) {
     auto removed = c.store.delete_object(r.bucket, key, version);
     if (removed || removed.error().is(objstore::errc::invalid_object_name)) {
+      // MinIO raises Delete (or DeleteMarkerCreated) for every key it reports deleted, existing or not.
+      deleted.push_back(removal_event(r, c, key, version, removed, "s3:ObjectRemoved:Delete"));
       if (req.quiet) continue;
       w.open("Deleted").element("Key", key);
       if (!version.empty()) w.element("VersionId", version);
@@ -236,6 +267,7 @@ result<void> delete_objects(request& r, const context& c) {
       w.element("Code", api.code).element("Message", api.message).close("Error");
     }
   }
+  SLUICE_TRY(publish_events(c, deleted));
   return send_xml(r, w.finish());
 }
 
@@ -272,6 +304,7 @@ result<void> copy_object(request& r, const context& c) {
     SLUICE_TRY(auto t, tags_from_header(r));
     tags = std::move(t);
   }
+  SLUICE_TRY(admit_events(c, r.bucket));
   objstore::object_info result_info;
   if (same && src.version_id.empty()) {
     SLUICE_TRY(result_info, c.store.update_object_metadata(r.bucket, r.key, "", meta, tags));
@@ -292,6 +325,7 @@ result<void> copy_object(request& r, const context& c) {
     };
     SLUICE_TRY(result_info, c.store.put_object(r.bucket, r.key, *reader, std::move(po)));
   }
+  SLUICE_TRY(publish_object_event(r, c, "s3:ObjectCreated:Copy", result_info));
   http::response res;
   if (!src.version_id.empty()) res.headers.set("x-amz-copy-source-version-id", src.version_id);
   if (!result_info.version_id.empty()) res.headers.set("x-amz-version-id", result_info.version_id);
@@ -319,10 +353,16 @@ result<void> object_tagging(request& r, const context& c) {
   if (r.method == "PUT") {
     SLUICE_TRY(auto body, read_small_body(r, c));
     SLUICE_TRY(auto tags, parse_tagging(body, 10));
-    SLUICE_TRY(c.store.update_object_metadata(r.bucket, r.key, version, std::nullopt, tags_to_query(tags)));
+    SLUICE_TRY(admit_events(c, r.bucket));
+    SLUICE_TRY(auto info,
+               c.store.update_object_metadata(r.bucket, r.key, version, std::nullopt, tags_to_query(tags)));
+    SLUICE_TRY(publish_object_event(r, c, "s3:ObjectCreated:PutTagging", info));
     return send_empty(r, 200);
   }
-  SLUICE_TRY(c.store.update_object_metadata(r.bucket, r.key, version, std::nullopt, std::string()));
+  SLUICE_TRY(admit_events(c, r.bucket));
+  SLUICE_TRY(auto info,
+             c.store.update_object_metadata(r.bucket, r.key, version, std::nullopt, std::string()));
+  SLUICE_TRY(publish_object_event(r, c, "s3:ObjectCreated:DeleteTagging", info));
   return send_empty(r, 204);
 }
 

@@ -175,7 +175,9 @@ result<void> post_object(request& r, const context& c) {
     return ok();
   };
   counting_source body(form.file(), std::min(limits.max_size, c.opts.max_object_size));
+  SLUICE_TRY(admit_events(c, r.bucket));
   SLUICE_TRY(auto info, c.store.put_object(r.bucket, object_key, body, std::move(po)));
+  SLUICE_TRY(publish_object_event(r, c, "s3:ObjectCreated:Post", info));
 
   http::response res;
   res.headers.set(http::bhttp::field::etag, quote_etag(info.etag));

@@ -25,8 +25,8 @@ std::string next_request_id() {
 
 class service final : public http::handler {
  public:
-  service(service_options opts, objstore::object_layer& store, iam::store& users)
-      : opts_(std::move(opts)), ctx_{opts_, store, users} {}
+  service(service_options opts, objstore::object_layer& store, iam::store& users, events::sink* events)
+      : opts_(std::move(opts)), ctx_{opts_, store, users, events} {}
 
   void handle(http::exchange& ex) override {
     request r{ex, ex.request, next_request_id(), std::string(ex.request.method_string()), {}, {}, {}, {}, {}, {}, {}};
@@ -109,6 +109,7 @@ class service final : public http::handler {
   result<void> route(request& r) {
     const std::string& m = r.method;
     if (r.bucket.empty()) {
+      if (m == "GET" && r.has("events")) return listen_notification(r, ctx_);
       if (m == "GET") return list_buckets(r, ctx_);
       return fail(errc::method_not_allowed);
     }
@@ -122,6 +123,7 @@ class service final : public http::handler {
         if (r.has("location")) return get_bucket_location(r, ctx_);
         if (r.has("uploads")) return list_multipart_uploads(r, ctx_);
         if (r.has("versions")) return list_object_versions(r, ctx_);
+        if (r.has("events")) return listen_notification(r, ctx_);
         for (const char* sub : {"versioning", "tagging", "policy", "acl", "lifecycle", "cors", "encryption",
                                 "object-lock", "website", "logging", "replication", "notification",
                                 "accelerate", "requestPayment", "ownershipControls", "policyStatus"}) {
@@ -217,8 +219,9 @@ result<void> send_empty(request& r, unsigned status, http::response res) {
   return r.ex.out.send(res, "");
 }
 
-std::shared_ptr<http::handler> make_service(service_options opts, objstore::object_layer& store, iam::store& users) {
-  return std::make_shared<service>(std::move(opts), store, users);
+std::shared_ptr<http::handler> make_service(service_options opts, objstore::object_layer& store,
+                                            iam::store& users, events::sink* events) {
+  return std::make_shared<service>(std::move(opts), store, users, events);
 }
 
 }  // namespace sluice::s3

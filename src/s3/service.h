@@ -12,6 +12,9 @@ class object_layer;
 namespace sluice::iam {
 class store;
 }
+namespace sluice::events {
+class sink;
+}
 
 namespace sluice::s3 {
 
@@ -24,6 +27,10 @@ struct service_options {
   std::string deployment_id;
 };
 
-std::shared_ptr<http::handler> make_service(service_options opts, objstore::object_layer& store, iam::store& users);
+// `events` (optional, must outlive the service) receives the bucket events of
+// every request and answers ListenBucketNotification; without it no events are
+// raised and notification rules cannot name a target.
+std::shared_ptr<http::handler> make_service(service_options opts, objstore::object_layer& store,
+                                            iam::store& users, events::sink* events = nullptr);
 
 }  // namespace sluice::s3

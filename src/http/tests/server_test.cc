@@ -7,9 +7,11 @@
 namespace sluice::http {
 namespace {
 
-// Echoes the method, target and body length; streams a large body for /big.
+// Echoes the method, target and body length; streams a large body for /big,
+// chunks for /chunks and an endless chunked body for /endless.
 class echo final : public handler {
  public:
+  static inline std::atomic<int> endless_ended{0};
   void handle(exchange& ex) override {
     std::string body;
     char buf[4096];
@@ -32,6 +34,23 @@ class echo final : public handler {
       return;
     }
     if (ex.request.target() == "/throw") throw std::runtime_error("bug");
+    if (ex.request.target() == "/chunks") {
+      (void)ex.out.begin_chunked(r);
+      (void)ex.out.write("hello");
+      (void)ex.out.write("");
+      (void)ex.out.write(std::string(300, 'w'));
+      (void)ex.out.finish();
+      return;
+    }
+    if (ex.request.target() == "/endless") {
+      // Writes until the client leaves or the server stops, as a watch stream does.
+      (void)ex.out.begin_chunked(r);
+      while (!ex.out.interrupted() && ex.out.write("tick\n")) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      ++endless_ended;
+      return;
+    }
     (void)ex.out.send(r, std::string(ex.request.method_string()) + " " + std::string(ex.request.target()) + " " +
                              std::to_string(body.size()));
   }
@@ -91,6 +110,55 @@ TEST_F(Server, EchoesRequests) {
 TEST_F(Server, StreamsLargeResponses) {
   auto r = call("GET", "/big");
   EXPECT_EQ(r.body.size(), 3000000u);
+}
+
+TEST_F(Server, ChunkedResponsesKeepTheConnection) {
+  std::string out = raw(
+      "GET /chunks HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(out.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Content-Length: 0"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\n\r\n5\r\nhello\r\n12c\r\n" + std::string(300, 'w') + "\r\n0\r\n\r\nHTTP/1.1 200"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("GET /after 0"), std::string::npos) << out;
+  auto r = call("GET", "/chunks");
+  EXPECT_EQ(r.body, "hello" + std::string(300, 'w'));
+}
+
+// Opens GET /endless and returns the connection once the first tick arrived.
+std::unique_ptr<net::stream> open_endless(uint16_t port) {
+  auto s = net::stream::connect("127.0.0.1", port, std::chrono::milliseconds(3000));
+  if (!s) return nullptr;
+  std::string req = "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n";
+  boost::system::error_code ec;
+  s.value()->write_all(req.data(), req.size(), ec);
+  char buf[256];
+  std::string out;
+  while (out.find("tick\n") == std::string::npos) {
+    size_t n = s.value()->read(buf, sizeof buf, ec);
+    if (ec || n == 0) return nullptr;
+    out.append(buf, n);
+  }
+  return std::move(s).value();
+}
+
+TEST_F(Server, EndlessStreamEndsWhenTheClientLeaves) {
+  int before = echo::endless_ended;
+  ASSERT_TRUE(open_endless(srv_->port()));  // and closed at once
+  for (int i = 0; i < 200 && echo::endless_ended == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(echo::endless_ended, before + 1);
+}
+
+TEST_F(Server, StopEndsEndlessStreams) {
+  int before = echo::endless_ended;
+  auto s = open_endless(srv_->port());
+  ASSERT_TRUE(s);
+  auto t0 = std::chrono::steady_clock::now();
+  srv_->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_EQ(echo::endless_ended, before + 1);
 }
 
 TEST_F(Server, KeepAliveServesPipelinedRequests) {

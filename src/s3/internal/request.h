@@ -2,6 +2,7 @@
 // Shared by the S3 operation handlers (not part of the module's API).
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "http/server.h"
@@ -11,12 +12,18 @@
 #include "s3/errors.h"
 #include "s3/service.h"
 
+namespace sluice::events {
+class sink;
+struct event_args;
+}  // namespace sluice::events
+
 namespace sluice::s3 {
 
 struct context {
   const service_options& opts;
   objstore::object_layer& store;
   iam::store& users;
+  events::sink* events = nullptr;  // bucket notifications; null: no events, rules cannot name targets
 };
 
 struct request {
@@ -100,6 +107,26 @@ result<void> list_parts(request& r, const context& c);
 result<void> list_multipart_uploads(request& r, const context& c);
 
 result<void> admin_api(request& r, const context& c);
+
+// Bucket notifications (s3/handlers_notification.cc).
+result<void> bucket_notification(request& r, const context& c);  // PUT/GET ?notification
+result<void> listen_notification(request& r, const context& c);  // GET [/bucket]?events=… (a stream)
+
+// Raising events (s3/events.cc). Mutating handlers call admit_events before
+// they change anything and publish after the change succeeded, before the
+// answer goes out; a failed publish fails the request (the change stays, the
+// client retries). Without a sink both are no-ops.
+result<void> admit_events(const context& c, const std::string& bucket);
+// An event about an object as the operation left it (size, ETag, metadata,
+// version). Reads (s3:ObjectAccessed:*) are built only when someone listens;
+// content_length is the body length of a GET/HEAD answer.
+result<void> publish_object_event(request& r, const context& c, std::string_view name,
+                                  const objstore::object_info& info,
+                                  std::optional<uint64_t> content_length = std::nullopt);
+// An event that names only a key (and version): removals, bucket events (empty key).
+events::event_args key_event(const request& r, const context& c, std::string_view name,
+                             const std::string& key, const std::string& version_id = {});
+result<void> publish_events(const context& c, std::span<const events::event_args> events);
 
 // Shared bits.
 std::string quote_etag(const std::string& etag);

@@ -1,0 +1,428 @@
+// The durable outbox on SQLite (outbox.h; format and guarantees:
+// docs/NOTIFICATIONS.md).
+#include "events/outbox.h"
+
+#include <sqlite3.h>
+
+#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "base/crypto.h"
+#include "base/encoding.h"
+#include "base/fs.h"
+
+namespace sluice::events {
+
+namespace {
+
+// PRAGMA application_id: marks the file as a Sluice outbox ("SlO1").
+constexpr int32_t kApplicationId = 0x536c4f31;
+// Bump on every schema change, with a migration from the previous version.
+constexpr int kSchemaVersion = 1;
+// How long a statement waits for a lock held by another connection (the
+// other connection of this outbox, or an operator's sqlite3 shell).
+constexpr int kBusyTimeoutMs = 10'000;
+
+// `events` is clustered by (target, seq) (WITHOUT ROWID): a target's next
+// batch is one contiguous range scan, and a delivered prefix one range delete.
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS outbox_meta (
+  name TEXT PRIMARY KEY,
+  value ANY NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  target TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  msg_key BLOB NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY (target, seq)
+) STRICT, WITHOUT ROWID;
+)sql";
+
+constexpr std::string_view kInsert =
+    "INSERT INTO events (target, seq, event_id, msg_key, value) VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr std::string_view kSaveSeq = "UPDATE outbox_meta SET value = ?1 WHERE name = 'next_seq'";
+constexpr std::string_view kRead =
+    "SELECT seq, event_id, msg_key, value FROM events WHERE target = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+constexpr std::string_view kMeasure =
+    "SELECT count(*), total(length(event_id) + length(msg_key) + length(value)) FROM events "
+    "WHERE target = ?1 AND seq <= ?2";
+constexpr std::string_view kDelete = "DELETE FROM events WHERE target = ?1 AND seq <= ?2";
+constexpr std::string_view kUsage =
+    "SELECT target, count(*), total(length(event_id) + length(msg_key) + length(value)) FROM events "
+    "GROUP BY target";
+
+uint64_t row_bytes(std::string_view id, std::string_view key, std::string_view value) {
+  return id.size() + key.size() + value.size();
+}
+
+error db_error(sqlite3* db, std::string_view what) {
+  return error(errc::io_error,
+               "outbox: sqlite: " + std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+result<void> exec(sqlite3* db, std::string_view sql) {
+  if (sqlite3_exec(db, std::string(sql).c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return fail(db_error(db, sql));
+  }
+  return ok();
+}
+
+void bind_int(sqlite3_stmt* s, int i, int64_t v) {
+  sqlite3_bind_int64(s, i, v);
+}
+void bind_blob(sqlite3_stmt* s, int i, std::string_view v) {
+  // A non-null pointer even for "": an empty blob, not NULL (columns are NOT NULL).
+  sqlite3_bind_blob64(s, i, v.data() ? v.data() : "", v.size(), SQLITE_STATIC);
+}
+void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
+  sqlite3_bind_text64(s, i, v.data() ? v.data() : "", v.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+std::string column(sqlite3_stmt* s, int col) {
+  const void* p = sqlite3_column_blob(s, col);
+  const int n = sqlite3_column_bytes(s, col);
+  return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+// Steps a statement that returns no rows (or whose rows are ignored).
+result<void> step_all(sqlite3* db, sqlite3_stmt* s, std::string_view what) {
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  }
+  if (rc != SQLITE_DONE) return fail(db_error(db, what));
+  return ok();
+}
+
+result<sqlite3*> open_db(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    error e = db_error(db, "open " + path);
+    sqlite3_close(db);
+    return fail(e);
+  }
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  // synchronous=FULL in WAL mode: every COMMIT fsyncs the WAL before it
+  // returns, so a committed event survives a crash of the process and of the
+  // machine.
+  for (std::string_view pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
+    if (auto r = exec(db, pragma); !r) {
+      sqlite3_close(db);
+      return fail(r.error());
+    }
+  }
+  return db;
+}
+
+}  // namespace
+
+struct outbox::op {
+  const std::vector<outbox_entry>* entries = nullptr;  // append, or else remove
+  std::vector<std::string> ids;                        // append: the event ids given
+  std::string target;                                  // remove
+  uint64_t through = 0;                                // remove
+  std::optional<error> err;
+  bool done = false;
+};
+
+// Prepared statements are cached by their text and finalized before the
+// connection closes.
+struct outbox::connection {
+  sqlite3* db = nullptr;
+  std::unordered_map<std::string_view, sqlite3_stmt*> cache;
+
+  ~connection() {
+    for (auto& [sql, s] : cache) sqlite3_finalize(s);
+    sqlite3_close(db);
+  }
+  // The statement, reset and unbound, ready for binding.
+  result<sqlite3_stmt*> get(std::string_view sql) {
+    auto it = cache.find(sql);
+    if (it == cache.end()) {
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &s,
+                             nullptr) != SQLITE_OK) {
+        return fail(db_error(db, sql));
+      }
+      it = cache.emplace(sql, s).first;
+    }
+    sqlite3_reset(it->second);
+    sqlite3_clear_bindings(it->second);
+    return it->second;
+  }
+};
+
+outbox::outbox() : w_(std::make_unique<connection>()), r_(std::make_unique<connection>()) {}
+
+result<std::unique_ptr<outbox>> outbox::open(const std::string& dir) {
+  SLUICE_TRY(fs::mkdirs(dir));
+  const std::string path = fs::join(dir, "outbox.db");
+  std::unique_ptr<outbox> o(new outbox());
+  SLUICE_TRY(o->w_->db, open_db(path));
+  SLUICE_TRY(o->r_->db, open_db(path));
+  connection& w = *o->w_;
+  sqlite3* db = w.db;
+  SLUICE_TRY(exec(db, "BEGIN IMMEDIATE"));
+  auto setup = [&]() -> result<void> {
+    sqlite3_stmt* s = nullptr;
+    SLUICE_TRY(s, w.get("PRAGMA application_id"));
+    int64_t app = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    SLUICE_TRY(s, w.get("PRAGMA user_version"));
+    int64_t version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    if (app != 0 && app != kApplicationId)
+      return fail(errc::io_error, "outbox: " + path + " is not a Sluice outbox");
+    if (version > kSchemaVersion) {
+      return fail(errc::io_error, "outbox: " + path + " has schema version " + std::to_string(version) +
+                                      ", newer than this program's " + std::to_string(kSchemaVersion));
+    }
+    SLUICE_TRY(exec(db, kSchema));
+    if (version == 0) {
+      SLUICE_TRY(exec(db, "PRAGMA application_id=" + std::to_string(kApplicationId)));
+      SLUICE_TRY(exec(db, "PRAGMA user_version=" + std::to_string(kSchemaVersion)));
+      const std::string id = to_hex(random_bytes(8));
+      SLUICE_TRY(
+          exec(db, "INSERT INTO outbox_meta (name, value) VALUES ('id', '" + id + "'), ('next_seq', 1)"));
+    }
+    SLUICE_TRY(s, w.get("SELECT name, value FROM outbox_meta"));
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      const std::string name = column(s, 0);
+      if (name == "id") o->id_ = column(s, 1);
+      if (name == "next_seq") o->next_seq_ = static_cast<uint64_t>(sqlite3_column_int64(s, 1));
+    }
+    if (rc != SQLITE_DONE) return fail(db_error(db, "read outbox_meta"));
+    if (o->id_.empty()) return fail(errc::io_error, "outbox: " + path + " has no id");
+    // Usage per target, and a seq above every stored one (the counter is
+    // saved in the same transactions as the rows, so this only guards
+    // against a hand-edited file).
+    SLUICE_TRY(s, w.get(kUsage));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      outbox_usage u{static_cast<uint64_t>(sqlite3_column_int64(s, 1)),
+                     static_cast<uint64_t>(sqlite3_column_double(s, 2))};
+      o->usage_[column(s, 0)] = u;
+      o->total_.events += u.events;
+      o->total_.bytes += u.bytes;
+    }
+    if (rc != SQLITE_DONE) return fail(db_error(db, kUsage));
+    SLUICE_TRY(s, w.get("SELECT max(seq) FROM events"));
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+      o->next_seq_ = std::max(o->next_seq_, static_cast<uint64_t>(sqlite3_column_int64(s, 0)) + 1);
+    }
+    sqlite3_reset(s);
+    return ok();
+  };
+  if (auto r = setup(); !r) {
+    (void)exec(db, "ROLLBACK");
+    return fail(r.error());
+  }
+  SLUICE_TRY(exec(db, "COMMIT"));
+  o->writer_ = std::thread([p = o.get()] { p->run(); });
+  return o;
+}
+
+outbox::~outbox() {
+  stop();  // then the connections close (members)
+}
+
+void outbox::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+result<void> outbox::submit(op& o) {
+  std::unique_lock lock(mu_);
+  if (stopping_) return fail(errc::closed, "outbox: stopping");
+  pending_.push_back(&o);
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return o.done; });
+  if (o.err) return fail(*o.err);
+  return ok();
+}
+
+result<std::vector<std::string>> outbox::append(const std::vector<outbox_entry>& entries) {
+  op o;
+  o.entries = &entries;
+  SLUICE_TRY(submit(o));
+  return std::move(o.ids);
+}
+
+result<void> outbox::remove(const std::string& target, uint64_t through) {
+  op o;
+  o.target = target;
+  o.through = through;
+  return submit(o);
+}
+
+void outbox::run() {
+  for (;;) {
+    std::deque<op*> batch;
+    {
+      std::unique_lock lock(mu_);
+      work_cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and everything submitted is committed
+      batch.swap(pending_);
+    }
+    (void)commit(batch);
+    done_cv_.notify_all();
+  }
+}
+
+// One transaction for every op of the batch, so the batch costs one fsync.
+// If any statement fails the whole transaction is rolled back and every op
+// of the batch fails with that error: the callers' requests fail rather than
+// claim a durability they do not have.
+result<void> outbox::commit(std::deque<op*>& ops) {
+  const uint64_t first_seq = next_seq_;
+  std::map<std::string, outbox_usage> added, removed;
+  auto attempt = [&]() -> result<void> {
+    SLUICE_TRY(exec(w_->db, "BEGIN IMMEDIATE"));
+    for (op* o : ops) {
+      if (auto r = apply(*o, added, removed); !r) {
+        (void)exec(w_->db, "ROLLBACK");
+        return r;
+      }
+    }
+    if (next_seq_ != first_seq) {
+      SLUICE_TRY(auto s, w_->get(kSaveSeq));
+      bind_int(s, 1, static_cast<int64_t>(next_seq_));
+      if (auto r = step_all(w_->db, s, kSaveSeq); !r) {
+        (void)exec(w_->db, "ROLLBACK");
+        return r;
+      }
+    }
+    if (auto r = exec(w_->db, "COMMIT"); !r) {
+      (void)exec(w_->db, "ROLLBACK");
+      return r;
+    }
+    return ok();
+  };
+  auto r = attempt();
+  std::lock_guard lock(mu_);
+  if (!r) {
+    next_seq_ = first_seq;
+    for (op* o : ops) {
+      o->err = r.error();
+      o->ids.clear();
+      o->done = true;
+    }
+    return r;
+  }
+  for (const auto& [t, u] : added) {
+    usage_[t].events += u.events;
+    usage_[t].bytes += u.bytes;
+    total_.events += u.events;
+    total_.bytes += u.bytes;
+  }
+  for (const auto& [t, u] : removed) {
+    auto it = usage_.find(t);
+    if (it == usage_.end()) continue;
+    it->second.events -= std::min(it->second.events, u.events);
+    it->second.bytes -= std::min(it->second.bytes, u.bytes);
+    total_.events -= std::min(total_.events, u.events);
+    total_.bytes -= std::min(total_.bytes, u.bytes);
+    if (it->second.events == 0) usage_.erase(it);
+  }
+  for (op* o : ops) o->done = true;
+  ++commits_;
+  return ok();
+}
+
+result<void> outbox::apply(op& o, std::map<std::string, outbox_usage>& added,
+                           std::map<std::string, outbox_usage>& removed) {
+  connection& st = *w_;
+  if (!o.entries) {
+    SLUICE_TRY(auto m, st.get(kMeasure));
+    bind_text(m, 1, o.target);
+    bind_int(m, 2, static_cast<int64_t>(o.through));
+    if (sqlite3_step(m) != SQLITE_ROW) return fail(db_error(w_->db, kMeasure));
+    auto& u = removed[o.target];
+    u.events += static_cast<uint64_t>(sqlite3_column_int64(m, 0));
+    u.bytes += static_cast<uint64_t>(sqlite3_column_double(m, 1));
+    sqlite3_reset(m);
+    SLUICE_TRY(auto d, st.get(kDelete));
+    bind_text(d, 1, o.target);
+    bind_int(d, 2, static_cast<int64_t>(o.through));
+    return step_all(w_->db, d, kDelete);
+  }
+  o.ids.clear();
+  o.ids.reserve(o.entries->size());
+  for (const auto& e : *o.entries) {
+    const uint64_t seq = next_seq_++;
+    o.ids.push_back(id_ + "-" + std::to_string(seq));
+    const std::string& id = o.ids.back();
+    std::set<std::string_view> seen;
+    for (const auto& t : e.targets) {
+      if (!seen.insert(t).second) continue;
+      SLUICE_TRY(auto s, st.get(kInsert));
+      bind_text(s, 1, t);
+      bind_int(s, 2, static_cast<int64_t>(seq));
+      bind_text(s, 3, id);
+      bind_blob(s, 4, e.key);
+      bind_blob(s, 5, e.value);
+      SLUICE_TRY(step_all(w_->db, s, kInsert));
+      auto& u = added[t];
+      u.events += 1;
+      u.bytes += row_bytes(id, e.key, e.value);
+    }
+  }
+  return ok();
+}
+
+result<std::vector<stored_event>> outbox::read(const std::string& target, uint64_t after, size_t max_events,
+                                               uint64_t max_bytes) {
+  std::lock_guard lock(read_mu_);
+  SLUICE_TRY(auto s, r_->get(kRead));
+  bind_text(s, 1, target);
+  bind_int(s, 2, static_cast<int64_t>(after));
+  bind_int(s, 3, static_cast<int64_t>(std::max<size_t>(max_events, 1)));
+  std::vector<stored_event> out;
+  uint64_t bytes = 0;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    stored_event e;
+    e.seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+    e.event_id = column(s, 1);
+    e.key = column(s, 2);
+    e.value = column(s, 3);
+    const uint64_t n = row_bytes(e.event_id, e.key, e.value);
+    if (!out.empty() && bytes + n > max_bytes) break;
+    bytes += n;
+    out.push_back(std::move(e));
+  }
+  // Ends the read transaction now, so checkpoints can reset the WAL.
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return fail(db_error(r_->db, kRead));
+  return out;
+}
+
+outbox_usage outbox::usage() const {
+  std::lock_guard lock(mu_);
+  return total_;
+}
+
+outbox_usage outbox::usage(const std::string& target) const {
+  std::lock_guard lock(mu_);
+  auto it = usage_.find(target);
+  return it == usage_.end() ? outbox_usage{} : it->second;
+}
+
+uint64_t outbox::commits() const {
+  std::lock_guard lock(mu_);
+  return commits_;
+}
+
+std::map<std::string, outbox_usage> outbox::usage_by_target() const {
+  std::lock_guard lock(mu_);
+  return usage_;
+}
+
+}  // namespace sluice::events

@@ -1,0 +1,114 @@
+#pragma once
+// The durable outbox of bucket events: one SQLite database (WAL journal,
+// synchronous=FULL) holding, per target ARN, the events not yet delivered to
+// it, in the order they were accepted. Layout and guarantees:
+// docs/NOTIFICATIONS.md.
+//
+// Writes (append, remove) go through one writer thread that commits whatever
+// is pending in one transaction (group commit): many concurrent appends cost
+// one fsync, and each caller returns only once its own rows are on stable
+// storage. Reads use a second connection and never wait for a commit.
+//
+// Event ids: every appended event gets seq, a counter kept in the database
+// (never reused, also after every row was delivered and deleted), and the
+// event id "<outbox id>-<seq>", where the outbox id is 16 random hex digits
+// chosen when the database was created. The same event sent to several
+// targets has the same id (and seq) in each.
+//
+// Threading: every method may be called from any thread. Errors: io_error
+// with SQLite's message (nothing of the failed call was committed), closed
+// once stop() ran.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/result.h"
+#include "events/errc.h"
+
+namespace sluice::events {
+
+// One event to append: the same key and value go to every listed target.
+struct outbox_entry {
+  std::vector<std::string> targets;  // ARNs, each at most once
+  std::string key;                   // Kafka message key ("bucket/object")
+  std::string value;                 // the event JSON
+};
+
+// A stored event of one target.
+struct stored_event {
+  uint64_t seq = 0;
+  std::string event_id;
+  std::string key;
+  std::string value;
+};
+
+struct outbox_usage {
+  uint64_t events = 0;
+  uint64_t bytes = 0;  // key + value + event id bytes, not counting SQLite's overhead
+};
+
+class outbox {
+ public:
+  // Opens or creates <dir>/outbox.db (dir is created when missing).
+  static result<std::unique_ptr<outbox>> open(const std::string& dir);
+  ~outbox();
+  outbox(const outbox&) = delete;
+  outbox& operator=(const outbox&) = delete;
+
+  // Appends the entries (in order) and returns their event ids once they are
+  // committed and fsynced. Entries without targets get an id but no row.
+  result<std::vector<std::string>> append(const std::vector<outbox_entry>& entries);
+  // The target's events with seq > after, in seq order: at most max_events,
+  // and no more than max_bytes except that the first is always returned.
+  result<std::vector<stored_event>> read(const std::string& target, uint64_t after, size_t max_events,
+                                         uint64_t max_bytes);
+  // Deletes the target's events with seq <= through (delivered); returns once
+  // that is committed.
+  result<void> remove(const std::string& target, uint64_t through);
+
+  outbox_usage usage() const;
+  outbox_usage usage(const std::string& target) const;
+  // Every target that has events queued.
+  std::map<std::string, outbox_usage> usage_by_target() const;
+  const std::string& id() const { return id_; }
+  // Transactions committed since open: one per group of concurrent calls.
+  uint64_t commits() const;
+
+  // Commits what is pending, then refuses further writes (closed) and joins
+  // the writer thread. Idempotent.
+  void stop();
+
+ private:
+  struct op;
+  struct connection;  // a SQLite connection and its prepared statements
+  outbox();
+  void run();
+  result<void> commit(std::deque<op*>& ops);
+  result<void> apply(op& o, std::map<std::string, outbox_usage>& added,
+                     std::map<std::string, outbox_usage>& removed);
+  result<void> submit(op& o);
+
+  std::unique_ptr<connection> w_;  // the writer thread's (and open's)
+  std::unique_ptr<connection> r_;  // readers', under read_mu_
+  std::string id_;
+  uint64_t next_seq_ = 1;  // writer thread only (after open)
+
+  std::mutex read_mu_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;  // writer waits for ops
+  std::condition_variable done_cv_;  // callers wait for their op
+  std::deque<op*> pending_;
+  bool stopping_ = false;
+  std::map<std::string, outbox_usage> usage_;  // per target, under mu_
+  outbox_usage total_;
+  uint64_t commits_ = 0;
+  std::thread writer_;
+};
+
+}  // namespace sluice::events

@@ -1,0 +1,214 @@
+#include "events/outbox.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "base/crypto.h"
+
+namespace sluice::events {
+namespace {
+
+constexpr const char* kA = "arn:minio:sqs::1:kafka";
+constexpr const char* kB = "arn:minio:sqs::2:webhook";
+
+class Outbox : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("sluice-outbox-" + random_token(8));
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<outbox> open() {
+    auto o = outbox::open(dir_.string());
+    EXPECT_TRUE(o) << o.error().message();
+    return o ? std::move(o).value() : nullptr;
+  }
+  static std::vector<stored_event> all(outbox& o, const std::string& target) {
+    auto r = o.read(target, 0, 1'000'000, UINT64_MAX);
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? r.value() : std::vector<stored_event>{};
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(Outbox, AppendReadRemoveInOrder) {
+  auto o = open();
+  auto ids = o->append({{{kA, kB}, "b/k1", "v1"}, {{kA}, "b/k2", "v2"}, {{}, "b/k3", "v3"}});
+  ASSERT_TRUE(ids) << ids.error().message();
+  ASSERT_EQ(ids.value().size(), 3u);
+  EXPECT_EQ(ids.value()[0], o->id() + "-1");
+  EXPECT_EQ(ids.value()[1], o->id() + "-2");
+  EXPECT_EQ(o->id().size(), 16u);
+
+  auto a = all(*o, kA);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].key, "b/k1");
+  EXPECT_EQ(a[0].value, "v1");
+  EXPECT_EQ(a[0].event_id, ids.value()[0]);
+  EXPECT_EQ(a[1].key, "b/k2");
+  auto b = all(*o, kB);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].event_id, ids.value()[0]);  // one event, one id, in every target
+
+  EXPECT_EQ(o->usage().events, 3u);
+  EXPECT_EQ(o->usage(kA).events, 2u);
+  EXPECT_EQ(o->usage(kA).bytes, ids.value()[0].size() + 4 + 2 + ids.value()[1].size() + 4 + 2);
+
+  ASSERT_TRUE(o->remove(kA, a[0].seq));
+  a = all(*o, kA);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].key, "b/k2");
+  EXPECT_EQ(o->usage(kA).events, 1u);
+  EXPECT_EQ(o->usage().events, 2u);
+  // Reading after a seq skips what was delivered before.
+  EXPECT_TRUE(o->read(kA, a[0].seq, 10, UINT64_MAX).value().empty());
+  ASSERT_TRUE(o->remove(kA, a[0].seq));
+  ASSERT_TRUE(o->remove(kB, 100));
+  EXPECT_EQ(o->usage().events, 0u);
+  EXPECT_EQ(o->usage().bytes, 0u);
+  EXPECT_TRUE(o->usage_by_target().empty());
+}
+
+TEST_F(Outbox, ReadHonoursCountAndByteLimits) {
+  auto o = open();
+  std::vector<outbox_entry> entries;
+  for (int i = 0; i < 10; ++i) entries.push_back({{kA}, "k" + std::to_string(i), std::string(100, 'x')});
+  ASSERT_TRUE(o->append(entries));
+  EXPECT_EQ(o->read(kA, 0, 3, UINT64_MAX).value().size(), 3u);
+  EXPECT_EQ(o->read(kA, 0, 100, 250).value().size(), 2u);
+  EXPECT_EQ(o->read(kA, 0, 100, 1).value().size(), 1u);  // the first always comes
+}
+
+TEST_F(Outbox, SurvivesReopenAndNeverReusesIds) {
+  std::string first_id;
+  {
+    auto o = open();
+    auto ids = o->append({{{kA}, "b/k", "v"}});
+    ASSERT_TRUE(ids);
+    first_id = ids.value()[0];
+    auto a = all(*o, kA);
+    ASSERT_EQ(a.size(), 1u);
+    ASSERT_TRUE(o->append({{{kA}, "b/k2", "v2"}}));
+    ASSERT_TRUE(o->remove(kA, a[0].seq));
+  }
+  auto o = open();
+  auto a = all(*o, kA);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].key, "b/k2");
+  EXPECT_EQ(o->usage(kA).events, 1u);
+  ASSERT_TRUE(o->remove(kA, a[0].seq));
+  // Everything was delivered: the counter still goes on.
+  auto ids = o->append({{{kA}, "b/k3", "v3"}});
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(ids.value()[0], o->id() + "-3");
+  EXPECT_NE(ids.value()[0], first_id);
+}
+
+TEST_F(Outbox, ConcurrentAppendsShareCommits) {
+  auto o = open();
+  constexpr int kThreads = 16, kEach = 40;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<std::string> ids;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = o->append({{{kA}, "b/" + std::to_string(t), std::to_string(i)}});
+        ASSERT_TRUE(r);
+        std::lock_guard lock(mu);
+        ids.insert(r.value()[0]);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kThreads * kEach));
+  auto a = all(*o, kA);
+  ASSERT_EQ(a.size(), static_cast<size_t>(kThreads * kEach));
+  // Per writer, its events are in the order it appended them.
+  std::map<std::string, int> last;
+  for (const auto& e : a) {
+    int v = std::stoi(e.value);
+    auto it = last.find(e.key);
+    if (it != last.end()) {
+      EXPECT_GT(v, it->second);
+    }
+    last[e.key] = v;
+  }
+  // Group commit: fewer transactions than calls.
+  EXPECT_LT(o->commits(), static_cast<uint64_t>(kThreads * kEach));
+}
+
+TEST_F(Outbox, StopRefusesWrites) {
+  auto o = open();
+  ASSERT_TRUE(o->append({{{kA}, "k", "v"}}));
+  o->stop();
+  auto r = o->append({{{kA}, "k", "v"}});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(errc::closed));
+  EXPECT_EQ(all(*o, kA).size(), 1u);  // reads still work
+}
+
+// A child process appends events and reports each id once append returned;
+// it is killed with SIGKILL mid-stream. Every reported id must be in the
+// reopened outbox.
+TEST_F(Outbox, EveryAcknowledgedAppendSurvivesKill9) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    auto o = outbox::open(dir_.string());
+    if (!o) _exit(2);
+    for (int i = 0;; ++i) {
+      auto r = o.value()->append({{{kA, kB}, "b/k" + std::to_string(i), std::string(200, 'v')}});
+      if (!r) _exit(3);
+      const std::string line = r.value()[0] + "\n";
+      if (write(fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(4);
+    }
+  }
+  close(fds[1]);
+  std::vector<std::string> acked;
+  std::string buf;
+  char chunk[4096];
+  while (acked.size() < 300) {
+    const ssize_t n = read(fds[0], chunk, sizeof chunk);
+    ASSERT_GT(n, 0) << "child died early";
+    buf.append(chunk, static_cast<size_t>(n));
+    size_t nl;
+    while ((nl = buf.find('\n')) != std::string::npos) {
+      acked.push_back(buf.substr(0, nl));
+      buf.erase(0, nl + 1);
+    }
+  }
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  // Ids the child wrote after the ones read so far were acknowledged too.
+  for (ssize_t n; (n = read(fds[0], chunk, sizeof chunk)) > 0;) buf.append(chunk, static_cast<size_t>(n));
+  close(fds[0]);
+  size_t nl;
+  while ((nl = buf.find('\n')) != std::string::npos) {
+    acked.push_back(buf.substr(0, nl));
+    buf.erase(0, nl + 1);
+  }
+
+  auto o = open();
+  for (const char* t : {kA, kB}) {
+    std::set<std::string> stored;
+    for (const auto& e : all(*o, t)) stored.insert(e.event_id);
+    for (const auto& id : acked) EXPECT_TRUE(stored.contains(id)) << t << " lost " << id;
+    EXPECT_EQ(o->usage(t).events, stored.size());
+  }
+}
+
+}  // namespace
+}  // namespace sluice::events
