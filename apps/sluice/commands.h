@@ -7,6 +7,7 @@ namespace sluice::app {
 void add_server_command(CLI::App& app);
 void add_admin_command(CLI::App& app);
 void add_config_command(CLI::App& app);
+void add_worker_command(CLI::App& app);
 void set_exit_code(int code);
 int exit_code();
 

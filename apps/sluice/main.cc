@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   sluice::app::add_admin_command(app);
   sluice::app::add_config_command(app);
   sluice::app::add_s3url_command(app);
+  sluice::app::add_worker_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
