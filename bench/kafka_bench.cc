@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -154,7 +153,6 @@ load_result run_load(const options& o, double rate_mbs, int index) {
   rd_kafka_subscribe(consumer, subs);
   rd_kafka_topic_partition_list_destroy(subs);
   std::atomic<bool> assigned{false}, stop_consumer{false};
-  std::atomic<uint64_t> produced_total{0};
   std::thread consumer_thread([&] {
     while (!stop_consumer.load()) {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
@@ -236,7 +234,6 @@ load_result run_load(const options& o, double rate_mbs, int index) {
           rd_kafka_poll(rk, 1);
         }
         ++n;
-        produced_total++;
         if ((n & 63) == 0) rd_kafka_poll(rk, 0);
       }
       rd_kafka_flush(rk, 60'000);

@@ -226,10 +226,6 @@ void append_record(std::string& out, const event_args& e, key_form form) {
 
 }  // namespace
 
-std::string query_escape(std::string_view s) {
-  return sluice::query_escape(s);
-}
-
 std::string record_json(const event_args& e, key_form form) {
   std::string out;
   append_record(out, e, form);

@@ -47,7 +47,7 @@ struct event_args {
 };
 
 // Which form of the object key a record carries: notification targets get
-// url.QueryEscape(key) ('/' → %2F, ' ' → '+'); ListenBucketNotification gets
+// url.QueryEscape(key) (base/encoding.h query_escape) ('/' → %2F, ' ' → '+'); ListenBucketNotification gets
 // the raw key.
 enum class key_form { escaped, raw };
 
@@ -59,7 +59,5 @@ std::string message_value(const event_args& e);
 std::string message_key(const event_args& e);
 // One ListenBucketNotification line: {"Records":[record]} (raw key), no newline.
 std::string listen_line(const event_args& e);
-// Go's url.QueryEscape.
-std::string query_escape(std::string_view s);
 
 }  // namespace sluice::events

@@ -48,6 +48,14 @@ def put_rule(s3, bucket, arn, events=("s3:ObjectCreated:*",), prefix=None, suffi
                                              NotificationConfiguration={"QueueConfigurations": [qc]})
 
 
+def bucket_with_rule(s3, prefix, arn, **rule):
+    """A new bucket whose rule sends its events (default: every ObjectCreated) to `arn`."""
+    bucket = unique_bucket(prefix)
+    s3.create_bucket(Bucket=bucket)
+    put_rule(s3, bucket, arn, **rule)
+    return bucket
+
+
 def read_topic(bootstrap, topic, n, timeout=30, exact=True):
     """Every message of `topic` from the beginning: waits for n, then (exact) a moment more for extras."""
     c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"rd-{uuid.uuid4().hex[:8]}",
@@ -84,10 +92,9 @@ def test_seed_flow_builtin_target_kafka_python(server):
     topic = f"my-topic-{uuid.uuid4().hex[:6]}"
     arn = builtin_target(server, topic)
     s3 = server.client()
-    bucket = unique_bucket("images")
-    s3.create_bucket(Bucket=bucket)
-    put_rule(s3, bucket, arn, events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectAccessed:*"),
-             suffix=".jpg")
+    bucket = bucket_with_rule(s3, "images", arn,
+                              events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectAccessed:*"),
+                              suffix=".jpg")
     got = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
     assert got[0]["QueueArn"] == arn
 
@@ -130,9 +137,8 @@ def test_every_operation_raises_its_event_name_and_no_other(make_server):
     topic = f"names-{uuid.uuid4().hex[:6]}"
     arn = builtin_target(server, topic)
     s3 = server.client()
-    bucket = unique_bucket("names")
-    s3.create_bucket(Bucket=bucket)
-    put_rule(s3, bucket, arn, events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectAccessed:*"))
+    bucket = bucket_with_rule(s3, "names", arn,
+                              events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectAccessed:*"))
     expected = []
 
     def step(name, fn):
@@ -178,9 +184,7 @@ def test_external_kafka_target_down_then_up_delivers_everything_in_order(make_se
     srv = make_server(name="notify-src")
     admin_ok(srv, "config", "set", "notify_kafka:ext", f"brokers={ext.kafka}", "topic=ext-events")
     s3 = srv.client()
-    bucket = unique_bucket("ext")
-    s3.create_bucket(Bucket=bucket)
-    put_rule(s3, bucket, "arn:minio:sqs::ext:kafka")
+    bucket = bucket_with_rule(s3, "ext", "arn:minio:sqs::ext:kafka")
     ext.stop()
     # 1,000 writes while the target is down: 100 keys written 10 times each, in order.
     for rnd in range(10):
@@ -216,9 +220,7 @@ def test_kill9_loses_no_event_of_an_acknowledged_write(make_server):
     topic = f"k9-{uuid.uuid4().hex[:6]}"
     arn = builtin_target(srv, topic)
     s3 = srv.client()
-    bucket = unique_bucket("kill")
-    s3.create_bucket(Bucket=bucket)
-    put_rule(s3, bucket, arn)
+    bucket = bucket_with_rule(s3, "kill", arn)
     acked = []
     stop = threading.Event()
 
@@ -290,9 +292,7 @@ def test_webhook_target_retries_and_keeps_order(server, hook):
     admin_ok(server, "config", "set", "notify_webhook:wh", f"endpoint=http://127.0.0.1:{port}/hook",
              "auth_token=s3cret")
     s3 = server.client()
-    bucket = unique_bucket("hook")
-    s3.create_bucket(Bucket=bucket)
-    put_rule(s3, bucket, "arn:minio:sqs::wh:webhook")
+    bucket = bucket_with_rule(s3, "hook", "arn:minio:sqs::wh:webhook")
     for i in range(5):
         s3.put_object(Bucket=bucket, Key=f"w{i}", Body=b"x")
     assert wait_for(lambda: len(hook.got) >= 5), (hook.attempts, len(hook.got))
@@ -309,9 +309,7 @@ def test_target_reconfigured_at_runtime(server, make_server):
     ext = make_server(name="ext-reconf")
     admin_ok(server, "config", "set", "notify_kafka:rc", f"brokers={ext.kafka}", "topic=first")
     s3 = server.client()
-    bucket = unique_bucket("reconf")
-    s3.create_bucket(Bucket=bucket)
-    put_rule(s3, bucket, "arn:minio:sqs::rc:kafka")
+    bucket = bucket_with_rule(s3, "reconf", "arn:minio:sqs::rc:kafka")
     s3.put_object(Bucket=bucket, Key="one", Body=b"1")
     assert len(read_topic(ext.kafka, "first", 1)) == 1
     admin_ok(server, "config", "set", "notify_kafka:rc", "topic=second")
@@ -342,9 +340,7 @@ def test_targets_from_the_config_file_and_environment(make_server, monkeypatch):
     assert "arn:minio:sqs::1:sluice" in arns, "the default built-in target"
     assert "arn:minio:sqs::cfg:sluice" in arns and "arn:minio:sqs::ENVK:kafka" in arns, arns  # ids keep their case, as in MinIO
     s3 = srv.client()
-    bucket = unique_bucket("cfg")
-    s3.create_bucket(Bucket=bucket)
-    put_rule(s3, bucket, "arn:minio:sqs::cfg:sluice")
+    bucket = bucket_with_rule(s3, "cfg", "arn:minio:sqs::cfg:sluice")
     s3.put_object(Bucket=bucket, Key="c", Body=b"1")
     msgs = read_topic(srv.kafka, "cfg-topic", 1)
     assert [event_of(m)["Key"] for m in msgs] == [f"{bucket}/c"]

@@ -39,7 +39,12 @@ TEST(Encoding, UriDecode) {
   EXPECT_FALSE(uri_decode("abc%"));
 }
 
-TEST(Encoding, QueryEscapeMatchesGo) { EXPECT_EQ(query_escape("photos/my photo.jpg"), "photos%2Fmy+photo.jpg"); }
+TEST(Encoding, QueryEscapeMatchesGo) {
+  EXPECT_EQ(query_escape("photos/my photo.jpg"), "photos%2Fmy+photo.jpg");
+  EXPECT_EQ(query_escape("a b/c+d&e=f?g#h%i~j_k-l.m"), "a+b%2Fc%2Bd%26e%3Df%3Fg%23h%25i~j_k-l.m");
+  EXPECT_EQ(query_escape("\xc3\xa9"), "%C3%A9");
+  EXPECT_EQ(query_escape(""), "");
+}
 
 TEST(Encoding, Utf8) {
   EXPECT_TRUE(is_valid_utf8("h\xc3\xa9llo"));

@@ -69,12 +69,6 @@ TEST(EventJson, MessageValueKeyAndListenLine) {
   EXPECT_EQ(listen_line(e), R"({"Records":[)" + expected_record("photos/my photo.jpg") + "]}");
 }
 
-TEST(EventJson, QueryEscapeIsGos) {
-  EXPECT_EQ(query_escape("a b/c+d&e=f?g#h%i~j_k-l.m"), "a+b%2Fc%2Bd%26e%3Df%3Fg%23h%25i~j_k-l.m");
-  EXPECT_EQ(query_escape("\xc3\xa9"), "%C3%A9");
-  EXPECT_EQ(query_escape(""), "");
-}
-
 TEST(EventJson, NonAsciiIsEscaped) {
   auto e = put_event();
   e.key = "caf\xc3\xa9/\xe2\x82\xac \xf0\x9f\x98\x80.jpg";  // café/€ 😀.jpg
