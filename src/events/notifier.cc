@@ -184,6 +184,8 @@ struct notifier::impl {
   std::map<std::string, uint64_t> queue_limits;  // ARN → queue_limit (0: none), configured targets only
 
   result<std::shared_ptr<const rule_set>> rules_for(const std::string& bucket);
+  result<std::vector<outbox_entry>> route(std::span<const event_args> events, std::set<std::string>& touched);
+  void wake(const std::set<std::string>& arns);
   void apply();
   target_factory factory(const section_id& id, const kv_map& kvs) const;
   bool configured(const arn& a);
@@ -379,48 +381,92 @@ result<void> notifier::admit(const std::string& bucket) {
   return ok();
 }
 
-result<void> notifier::publish(std::span<const event_args> events) {
-  if (p_->stopped) return fail(errc::closed, "notifier stopped");
-  p_->hub->publish(events);
-
+// Which targets each event goes to: the matching rules' ARNs that are
+// configured now. Events for a target that is not configured (removed, or
+// never was) are not queued, as in MinIO. Fills `touched` with every ARN.
+result<std::vector<outbox_entry>> notifier::impl::route(std::span<const event_args> events,
+                                                        std::set<std::string>& touched) {
   std::map<std::string, std::shared_ptr<const rule_set>> by_bucket;
   for (const auto& e : events) {
     if (e.bucket.empty() || by_bucket.contains(e.bucket)) continue;
-    SLUICE_TRY(by_bucket[e.bucket], p_->rules_for(e.bucket));
+    SLUICE_TRY(by_bucket[e.bucket], rules_for(e.bucket));
   }
-  // Which targets each event goes to: the matching rules' ARNs that are
-  // configured now. Events for a target that is not configured (removed, or
-  // never was) are not queued, as in MinIO.
-  std::vector<std::pair<size_t, std::vector<std::string>>> routed;
-  {
-    std::shared_lock lock(p_->targets_mu);
-    for (size_t i = 0; i < events.size(); ++i) {
-      const auto& e = events[i];
-      auto it = by_bucket.find(e.bucket);
-      if (it == by_bucket.end() || !it->second || it->second->empty()) continue;
-      std::vector<std::string> arns;
-      for (const auto& a : it->second->match(e.name, e.key)) {
-        if (!a.region.empty() && a.region != p_->opts.region) continue;
-        std::string c = canonical_arn(a);
-        if (p_->queue_limits.contains(c)) arns.push_back(std::move(c));
-      }
-      if (!arns.empty()) routed.emplace_back(i, std::move(arns));
-    }
-  }
-  if (routed.empty()) return ok();
   std::vector<outbox_entry> entries;
-  entries.reserve(routed.size());
-  std::set<std::string> touched;
-  for (auto& [i, arns] : routed) {
+  std::shared_lock lock(targets_mu);
+  for (const auto& e : events) {
+    auto it = by_bucket.find(e.bucket);
+    if (it == by_bucket.end() || !it->second || it->second->empty()) continue;
+    std::vector<std::string> arns;
+    for (const auto& a : it->second->match(e.name, e.key)) {
+      if (!a.region.empty() && a.region != opts.region) continue;
+      std::string c = canonical_arn(a);
+      if (queue_limits.contains(c)) arns.push_back(std::move(c));
+    }
+    if (arns.empty()) continue;
     touched.insert(arns.begin(), arns.end());
-    entries.push_back(outbox_entry{std::move(arns), message_key(events[i]), message_value(events[i])});
+    entries.push_back(outbox_entry{std::move(arns), message_key(e), message_value(e)});
   }
+  return entries;
+}
+
+void notifier::impl::wake(const std::set<std::string>& arns) {
+  std::shared_lock lock(targets_mu);
+  for (const auto& a : arns) {
+    if (auto it = workers.find(a); it != workers.end()) it->second.worker->wake();
+  }
+}
+
+result<void> notifier::publish(std::span<const event_args> events) {
+  if (p_->stopped) return fail(errc::closed, "notifier stopped");
+  p_->hub->publish(events);
+  std::set<std::string> touched;
+  SLUICE_TRY(auto entries, p_->route(events, touched));
+  if (entries.empty()) return ok();
   SLUICE_TRY(p_->box->append(entries));
-  std::shared_lock lock(p_->targets_mu);
-  for (const auto& a : touched) {
-    if (auto it = p_->workers.find(a); it != p_->workers.end()) it->second.worker->wake();
-  }
+  p_->wake(touched);
   return ok();
+}
+
+namespace {
+
+class prepared final : public prepared_events {
+ public:
+  prepared(notifier::impl& p, std::vector<event_args> events, std::shared_ptr<outbox::ticket> ticket,
+           std::set<std::string> touched)
+      : p_(p), events_(std::move(events)), ticket_(std::move(ticket)), touched_(std::move(touched)) {}
+  ~prepared() override {
+    if (ticket_) (void)p_.box->end_append(*ticket_, false);
+  }
+
+  result<void> commit() override {
+    if (ticket_) {
+      auto t = std::move(ticket_);
+      SLUICE_TRY(p_.box->end_append(*t, true));
+      p_.wake(touched_);
+    }
+    p_.hub->publish(events_);
+    return ok();
+  }
+
+ private:
+  notifier::impl& p_;
+  std::vector<event_args> events_;
+  std::shared_ptr<outbox::ticket> ticket_;  // null: no target wants these events
+  std::set<std::string> touched_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<prepared_events>> notifier::prepare(std::vector<event_args> events) {
+  if (p_->stopped) return fail(errc::closed, "notifier stopped");
+  std::set<std::string> touched;
+  SLUICE_TRY(auto entries, p_->route(events, touched));
+  std::shared_ptr<outbox::ticket> ticket;
+  if (!entries.empty()) {
+    SLUICE_TRY(ticket, p_->box->begin_append(std::move(entries)));
+  }
+  return std::unique_ptr<prepared_events>(
+      std::make_unique<prepared>(*p_, std::move(events), std::move(ticket), std::move(touched)));
 }
 
 bool notifier::wants(const std::string& bucket, std::string_view event_name) {

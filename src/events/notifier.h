@@ -69,6 +69,7 @@ class notifier final : public sink {
   // sink
   result<void> admit(const std::string& bucket) override;
   result<void> publish(std::span<const event_args> events) override;
+  result<std::unique_ptr<prepared_events>> prepare(std::vector<event_args> events) override;
   bool wants(const std::string& bucket, std::string_view event_name) override;
   result<std::string> validate_rules(std::string_view xml) override;
   void rules_changed(const std::string& bucket) override;

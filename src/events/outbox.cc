@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -24,6 +25,12 @@ constexpr int kSchemaVersion = 1;
 // How long a statement waits for a lock held by another connection (the
 // other connection of this outbox, or an operator's sqlite3 shell).
 constexpr int kBusyTimeoutMs = 10'000;
+// Checkpoints (copying the WAL into the database file, with its fsync) run
+// on the readers' connection, off the commit path, once the WAL holds this
+// many pages; the writer checkpoints itself only past the second bound (no
+// reader is running: every target is offline).
+constexpr int kCheckpointPages = 1000;
+constexpr int kWriterCheckpointPages = 20'000;
 
 // `events` is clustered by (target, seq) (WITHOUT ROWID): a target's next
 // batch is one contiguous range scan, and a delivered prefix one range delete.
@@ -46,11 +53,13 @@ constexpr std::string_view kInsert =
     "INSERT INTO events (target, seq, event_id, msg_key, value) VALUES (?1, ?2, ?3, ?4, ?5)";
 constexpr std::string_view kSaveSeq = "UPDATE outbox_meta SET value = ?1 WHERE name = 'next_seq'";
 constexpr std::string_view kRead =
-    "SELECT seq, event_id, msg_key, value FROM events WHERE target = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+    "SELECT seq, event_id, msg_key, value FROM events WHERE target = ?1 AND seq > ?2 AND seq < ?4 ORDER BY seq "
+    "LIMIT ?3";
 constexpr std::string_view kMeasure =
     "SELECT count(*), total(length(event_id) + length(msg_key) + length(value)) FROM events "
     "WHERE target = ?1 AND seq <= ?2";
 constexpr std::string_view kDelete = "DELETE FROM events WHERE target = ?1 AND seq <= ?2";
+constexpr std::string_view kDeleteOne = "DELETE FROM events WHERE target = ?1 AND seq = ?2";
 constexpr std::string_view kUsage =
     "SELECT target, count(*), total(length(event_id) + length(msg_key) + length(value)) FROM events "
     "GROUP BY target";
@@ -122,12 +131,26 @@ result<sqlite3*> open_db(const std::string& path) {
 }  // namespace
 
 struct outbox::op {
-  const std::vector<outbox_entry>* entries = nullptr;  // append, or else remove
+  enum class kind { append, remove, cancel };
+  kind what = kind::append;
+  const std::vector<outbox_entry>* entries = nullptr;  // append, cancel: the rows
+  bool hold = false;                                   // append: keep the rows from read() (begin_append)
   std::vector<std::string> ids;                        // append: the event ids given
+  std::vector<uint64_t> seqs;                          // append: their seqs; cancel: the rows' seqs
   std::string target;                                  // remove
   uint64_t through = 0;                                // remove
   std::optional<error> err;
   bool done = false;
+  bool owned = false;  // the writer deletes it once committed (nobody waits)
+  std::vector<outbox_entry> own_entries;  // cancel: the rows' entries, moved from the ticket
+};
+
+// A two-phase append (begin_append): its op and the entries it points to.
+class outbox::ticket {
+ public:
+  std::vector<outbox_entry> entries;
+  op o;
+  bool ended = false;
 };
 
 // Prepared statements are cached by their text and finalized before the
@@ -221,6 +244,16 @@ result<std::unique_ptr<outbox>> outbox::open(const std::string& dir) {
     return fail(r.error());
   }
   SLUICE_TRY(exec(db, "COMMIT"));
+  sqlite3_wal_hook(
+      db,
+      [](void* arg, sqlite3* d, const char*, int pages) -> int {
+        static_cast<outbox*>(arg)->wal_pages_.store(pages, std::memory_order_relaxed);
+        if (pages >= kWriterCheckpointPages) {
+          (void)sqlite3_wal_checkpoint_v2(d, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        }
+        return SQLITE_OK;
+      },
+      o.get());
   o->writer_ = std::thread([p = o.get()] { p->run(); });
   return o;
 }
@@ -255,8 +288,50 @@ result<std::vector<std::string>> outbox::append(const std::vector<outbox_entry>&
   return std::move(o.ids);
 }
 
+result<std::shared_ptr<outbox::ticket>> outbox::begin_append(std::vector<outbox_entry> entries) {
+  auto t = std::make_shared<ticket>();
+  t->entries = std::move(entries);
+  t->o.entries = &t->entries;
+  t->o.hold = true;
+  std::lock_guard lock(mu_);
+  if (stopping_) return fail(errc::closed, "outbox: stopping");
+  pending_.push_back(&t->o);
+  work_cv_.notify_one();
+  return t;
+}
+
+result<std::vector<std::string>> outbox::end_append(ticket& t, bool landed) {
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [&] { return t.o.done; });
+  if (t.ended) return fail(errc::closed, "outbox: append already ended");
+  t.ended = true;
+  if (t.o.err) return fail(*t.o.err);  // nothing was committed, nothing is held
+  if (landed) {
+    for (uint64_t s : t.o.seqs) held_.erase(s);
+    return std::move(t.o.ids);
+  }
+  // Delete the rows; they stay held (unread) until that is committed. When
+  // the outbox is stopping they stay in the file and are read after a
+  // restart like the rows of any write in flight at a crash.
+  if (stopping_ || t.o.seqs.empty()) {
+    for (uint64_t s : t.o.seqs) held_.erase(s);
+    return std::vector<std::string>{};
+  }
+  auto* c = new op;
+  c->what = op::kind::cancel;
+  c->owned = true;
+  c->seqs = std::move(t.o.seqs);
+  c->ids = std::move(t.o.ids);
+  c->own_entries = std::move(t.entries);  // their targets and sizes say which rows to delete
+  c->entries = &c->own_entries;
+  pending_.push_back(c);
+  work_cv_.notify_one();
+  return std::vector<std::string>{};
+}
+
 result<void> outbox::remove(const std::string& target, uint64_t through) {
   op o;
+  o.what = op::kind::remove;
   o.target = target;
   o.through = through;
   return submit(o);
@@ -283,7 +358,17 @@ void outbox::run() {
 result<void> outbox::commit(std::deque<op*>& ops) {
   const uint64_t first_seq = next_seq_;
   std::map<std::string, outbox_usage> added, removed;
+  // Deletes alone need no fsync: if they are lost in a crash the events are
+  // sent again (at-least-once), and the next appending commit's fsync covers
+  // them anyway (WAL frames are written in order).
+  const bool needs_sync =
+      std::any_of(ops.begin(), ops.end(), [](const op* o) { return o->what == op::kind::append; });
+  std::vector<uint64_t> newly_held;
   auto attempt = [&]() -> result<void> {
+    if (needs_sync != synced_) {
+      SLUICE_TRY(exec(w_->db, needs_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+      synced_ = needs_sync;
+    }
     SLUICE_TRY(exec(w_->db, "BEGIN IMMEDIATE"));
     for (op* o : ops) {
       if (auto r = apply(*o, added, removed); !r) {
@@ -299,6 +384,15 @@ result<void> outbox::commit(std::deque<op*>& ops) {
         return r;
       }
     }
+    // Held rows are registered before they become visible to readers.
+    for (const op* o : ops) {
+      if (o->what != op::kind::append || !o->hold) continue;
+      for (size_t i = 0; i < o->seqs.size(); ++i) {
+        newly_held.push_back(o->seqs[i]);
+        std::lock_guard lock(mu_);
+        held_[o->seqs[i]] = (*o->entries)[i].targets;
+      }
+    }
     if (auto r = exec(w_->db, "COMMIT"); !r) {
       (void)exec(w_->db, "ROLLBACK");
       return r;
@@ -306,14 +400,32 @@ result<void> outbox::commit(std::deque<op*>& ops) {
     return ok();
   };
   auto r = attempt();
-  std::lock_guard lock(mu_);
+  // A cancelled row leaves held_ only once no read() can still see it: a
+  // read that began before the delete committed finishes first.
+  const bool cancels =
+      std::any_of(ops.begin(), ops.end(), [](const op* o) { return o->what == op::kind::cancel; });
+  std::unique_lock<std::mutex> read_lock;
+  if (cancels) read_lock = std::unique_lock(read_mu_);
+  std::unique_lock lock(mu_);
   if (!r) {
     next_seq_ = first_seq;
+    for (uint64_t s : newly_held) held_.erase(s);
+    std::vector<op*> owned;
     for (op* o : ops) {
       o->err = r.error();
       o->ids.clear();
+      if (o->what == op::kind::cancel) {
+        // The rows stay in the file; rather than hold back the target's
+        // events forever, they are delivered (as after a crash).
+        for (uint64_t s : o->seqs) held_.erase(s);
+      } else {
+        o->seqs.clear();
+      }
       o->done = true;
+      if (o->owned) owned.push_back(o);
     }
+    lock.unlock();
+    for (op* o : owned) delete o;
     return r;
   }
   for (const auto& [t, u] : added) {
@@ -331,15 +443,42 @@ result<void> outbox::commit(std::deque<op*>& ops) {
     total_.bytes -= std::min(total_.bytes, u.bytes);
     if (it->second.events == 0) usage_.erase(it);
   }
-  for (op* o : ops) o->done = true;
+  std::vector<op*> owned;
+  for (op* o : ops) {
+    if (o->what == op::kind::cancel) {
+      for (uint64_t s : o->seqs) held_.erase(s);
+    }
+    o->done = true;
+    if (o->owned) owned.push_back(o);
+  }
   ++commits_;
+  lock.unlock();
+  for (op* o : owned) delete o;
   return ok();
 }
 
 result<void> outbox::apply(op& o, std::map<std::string, outbox_usage>& added,
                            std::map<std::string, outbox_usage>& removed) {
   connection& st = *w_;
-  if (!o.entries) {
+  if (o.what == op::kind::cancel) {
+    for (size_t i = 0; i < o.entries->size() && i < o.seqs.size(); ++i) {
+      const auto& e = (*o.entries)[i];
+      std::set<std::string_view> seen;
+      for (const auto& t : e.targets) {
+        if (!seen.insert(t).second) continue;
+        SLUICE_TRY(auto d, st.get(kDeleteOne));
+        bind_text(d, 1, t);
+        bind_int(d, 2, static_cast<int64_t>(o.seqs[i]));
+        SLUICE_TRY(step_all(w_->db, d, kDeleteOne));
+        if (sqlite3_changes(w_->db) == 0) continue;
+        auto& u = removed[t];
+        u.events += 1;
+        u.bytes += row_bytes(o.ids[i], e.key, e.value);
+      }
+    }
+    return ok();
+  }
+  if (o.what == op::kind::remove) {
     SLUICE_TRY(auto m, st.get(kMeasure));
     bind_text(m, 1, o.target);
     bind_int(m, 2, static_cast<int64_t>(o.through));
@@ -355,8 +494,11 @@ result<void> outbox::apply(op& o, std::map<std::string, outbox_usage>& added,
   }
   o.ids.clear();
   o.ids.reserve(o.entries->size());
+  o.seqs.clear();
+  o.seqs.reserve(o.entries->size());
   for (const auto& e : *o.entries) {
     const uint64_t seq = next_seq_++;
+    o.seqs.push_back(seq);
     o.ids.push_back(id_ + "-" + std::to_string(seq));
     const std::string& id = o.ids.back();
     std::set<std::string_view> seen;
@@ -384,6 +526,7 @@ result<std::vector<stored_event>> outbox::read(const std::string& target, uint64
   bind_text(s, 1, target);
   bind_int(s, 2, static_cast<int64_t>(after));
   bind_int(s, 3, static_cast<int64_t>(std::max<size_t>(max_events, 1)));
+  bind_int(s, 4, static_cast<int64_t>(first_held(target)));
   std::vector<stored_event> out;
   uint64_t bytes = 0;
   int rc;
@@ -401,6 +544,14 @@ result<std::vector<stored_event>> outbox::read(const std::string& target, uint64
   // Ends the read transaction now, so checkpoints can reset the WAL.
   sqlite3_reset(s);
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) return fail(db_error(r_->db, kRead));
+  if (wal_pages_.load(std::memory_order_relaxed) >= kCheckpointPages) {
+    wal_pages_.store(0, std::memory_order_relaxed);
+    (void)sqlite3_wal_checkpoint_v2(r_->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
+  // Rows held while the query ran (registered before their commit, so a row
+  // the query saw that is held is held now): stop before the first.
+  const uint64_t cap = first_held(target);
+  while (!out.empty() && out.back().seq >= cap) out.pop_back();
   return out;
 }
 
@@ -413,6 +564,14 @@ outbox_usage outbox::usage(const std::string& target) const {
   std::lock_guard lock(mu_);
   auto it = usage_.find(target);
   return it == usage_.end() ? outbox_usage{} : it->second;
+}
+
+uint64_t outbox::first_held(const std::string& target) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [seq, targets] : held_) {
+    if (std::find(targets.begin(), targets.end(), target) != targets.end()) return seq;
+  }
+  return static_cast<uint64_t>(INT64_MAX);
 }
 
 uint64_t outbox::commits() const {

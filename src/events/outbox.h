@@ -18,12 +18,14 @@
 // Threading: every method may be called from any thread. Errors: io_error
 // with SQLite's message (nothing of the failed call was committed), closed
 // once stop() ran.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,8 +70,22 @@ class outbox {
   // and no more than max_bytes except that the first is always returned.
   result<std::vector<stored_event>> read(const std::string& target, uint64_t after, size_t max_events,
                                          uint64_t max_bytes);
+  // Two-phase append, for the events of a change that is committed while
+  // their rows are written, so the outbox's fsync overlaps the store's:
+  // begin_append queues the entries and returns at once. Their rows are
+  // committed like append's but held back from read() until end_append.
+  // end_append waits for that commit and returns the event ids; landed=false
+  // (the change failed) deletes the rows instead, and read() never returns
+  // them. After a crash, rows of changes that were in flight are read like
+  // the others (their ends were never recorded): see docs/NOTIFICATIONS.md.
+  // end_append must be called exactly once per ticket.
+  class ticket;
+  result<std::shared_ptr<ticket>> begin_append(std::vector<outbox_entry> entries);
+  result<std::vector<std::string>> end_append(ticket& t, bool landed);
+
   // Deletes the target's events with seq <= through (delivered); returns once
-  // that is committed.
+  // that is committed (not fsynced: delivered events may be sent again after
+  // a crash).
   result<void> remove(const std::string& target, uint64_t through);
 
   outbox_usage usage() const;
@@ -93,17 +109,22 @@ class outbox {
   result<void> apply(op& o, std::map<std::string, outbox_usage>& added,
                      std::map<std::string, outbox_usage>& removed);
   result<void> submit(op& o);
+  uint64_t first_held(const std::string& target) const;  // its smallest held seq, INT64_MAX when none
 
   std::unique_ptr<connection> w_;  // the writer thread's (and open's)
   std::unique_ptr<connection> r_;  // readers', under read_mu_
   std::string id_;
   uint64_t next_seq_ = 1;  // writer thread only (after open)
+  std::atomic<int> wal_pages_{0};  // pages in the WAL after the last commit (checkpoints)
+  bool synced_ = true;     // writer thread only: the connection's synchronous is FULL (else NORMAL)
 
   std::mutex read_mu_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // writer waits for ops
   std::condition_variable done_cv_;  // callers wait for their op
   std::deque<op*> pending_;
+  // Rows begun but not ended (or cancelled, until deleted): seq → targets.
+  std::map<uint64_t, std::vector<std::string>> held_;
   bool stopping_ = false;
   std::map<std::string, outbox_usage> usage_;  // per target, under mu_
   outbox_usage total_;

@@ -57,6 +57,17 @@ struct config_section {
   std::vector<std::pair<std::string, std::string>> kvs;
 };
 
+// The events of a change that is still being committed (sink::prepare).
+// Destroying it without commit() means the change failed: its events are
+// dropped, nobody sees them.
+class prepared_events {
+ public:
+  virtual ~prepared_events() = default;
+  // The change landed: returns once the events are durable in the outbox;
+  // from then on they are delivered and watchers see them. At most once.
+  virtual result<void> commit() = 0;
+};
+
 class sink {
  public:
   virtual ~sink() = default;
@@ -69,6 +80,13 @@ class sink {
   // target's copy is durable in the outbox (the S3 answer is sent after this);
   // also feeds matching watchers. Never blocks on a target.
   virtual result<void> publish(std::span<const event_args> events) = 0;
+  // publish in two steps, for a change not yet committed: routes the events
+  // and starts writing them to the outbox, returning at once, so that the
+  // outbox's fsync runs while the caller commits the change. The caller then
+  // commits the returned handle (change landed) or drops it (change failed).
+  // After a crash, events of changes that were in flight may be delivered
+  // although the change did not land (docs/NOTIFICATIONS.md).
+  virtual result<std::unique_ptr<prepared_events>> prepare(std::vector<event_args> events) = 0;
   // Whether any rule of `bucket` or any watcher wants events of this name:
   // lets handlers skip building event_args (e.g. for GET) when nobody listens.
   virtual bool wants(const std::string& bucket, std::string_view event_name) = 0;

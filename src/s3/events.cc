@@ -66,19 +66,44 @@ result<void> publish_events(const context& c, std::span<const events::event_args
   return c.events->publish(events);
 }
 
-result<void> publish_object_event(request& r, const context& c, std::string_view name,
-                                  const objstore::object_info& info, std::optional<uint64_t> content_length) {
-  if (!c.events) return ok();
-  // Reads are the most frequent requests and rarely watched: skip building their events.
-  if (name.starts_with("s3:ObjectAccessed:") && !c.events->wants(r.bucket, name)) return ok();
+namespace {
+
+events::event_args object_event(request& r, const context& c, std::string_view name,
+                                const objstore::object_info& info) {
   auto e = key_event(r, c, name, info.key, info.version_id);
   e.size = info.size;
   e.etag = info.etag;
   e.content_type = info.content_type();
   e.user_metadata = user_metadata(info.metadata);
   e.mod_time = info.mod_time;
+  return e;
+}
+
+}  // namespace
+
+result<void> publish_object_event(request& r, const context& c, std::string_view name,
+                                  const objstore::object_info& info, std::optional<uint64_t> content_length) {
+  if (!c.events) return ok();
+  // Reads are the most frequent requests and rarely watched: skip building their events.
+  if (name.starts_with("s3:ObjectAccessed:") && !c.events->wants(r.bucket, name)) return ok();
+  auto e = object_event(r, c, name, info);
   e.content_length = content_length;
   return c.events->publish({&e, 1});
+}
+
+result<std::unique_ptr<events::prepared_events>> prepare_object_event(request& r, const context& c,
+                                                                      std::string_view name,
+                                                                      const objstore::object_info& info) {
+  if (!c.events) return std::unique_ptr<events::prepared_events>();
+  std::vector<events::event_args> e;
+  e.push_back(object_event(r, c, name, info));
+  return c.events->prepare(std::move(e));
+}
+
+result<void> commit_events(std::unique_ptr<events::prepared_events>& prepared) {
+  if (!prepared) return ok();
+  auto p = std::move(prepared);
+  return p->commit();
 }
 
 }  // namespace sluice::s3

@@ -3,6 +3,7 @@
 
 #include "base/encoding.h"
 #include "base/time.h"
+#include "events/sink.h"
 #include "s3/internal/request.h"
 #include "s3/auth/checksum.h"
 #include "s3/xml.h"
@@ -127,9 +128,15 @@ result<void> complete_multipart_upload(request& r, const context& c) {
   std::vector<objstore::completed_part> cps;
   for (const auto& p : parts) cps.push_back({p.number, p.etag});
   SLUICE_TRY(admit_events(c, r.bucket));
-  SLUICE_TRY(auto info, c.store.complete_multipart_upload(r.bucket, r.key, r.param("uploadId"), cps,
-                                                          composite_checksum));
-  SLUICE_TRY(publish_object_event(r, c, "s3:ObjectCreated:CompleteMultipartUpload", info));
+  // The event is written to the outbox while the store commits the object.
+  std::unique_ptr<events::prepared_events> event;
+  auto finalize = [&r, &c, &event](objstore::object_info& info) -> result<void> {
+    SLUICE_TRY(composite_checksum(info));
+    SLUICE_TRY(event, prepare_object_event(r, c, "s3:ObjectCreated:CompleteMultipartUpload", info));
+    return ok();
+  };
+  SLUICE_TRY(auto info, c.store.complete_multipart_upload(r.bucket, r.key, r.param("uploadId"), cps, finalize));
+  SLUICE_TRY(commit_events(event));
   xml_writer w("CompleteMultipartUploadResult");
   w.element("Location", "/" + r.bucket + "/" + r.key)
       .element("Bucket", r.bucket)

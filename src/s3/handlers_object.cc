@@ -97,12 +97,15 @@ result<void> put_object(request& r, const context& c) {
   po.size = body->declared_size();
   po.owner = r.user ? r.user->access_key : std::string();
   auto* b = body.get();
-  po.finalize = [b](objstore::object_info& info) -> result<void> {
+  // The event is written to the outbox while the store commits the object.
+  std::unique_ptr<events::prepared_events> event;
+  po.finalize = [b, &r, &c, &event](objstore::object_info& info) -> result<void> {
     if (auto cs = b->checksum()) info.checksums[cs->first] = cs->second;
+    SLUICE_TRY(event, prepare_object_event(r, c, "s3:ObjectCreated:Put", info));
     return ok();
   };
   SLUICE_TRY(auto info, c.store.put_object(r.bucket, r.key, body->stream(), std::move(po)));
-  SLUICE_TRY(publish_object_event(r, c, "s3:ObjectCreated:Put", info));
+  SLUICE_TRY(commit_events(event));
   http::response res;
   res.headers.set(field::etag, quote_etag(info.etag));
   if (!info.version_id.empty()) res.headers.set("x-amz-version-id", info.version_id);
@@ -319,13 +322,19 @@ result<void> copy_object(request& r, const context& c) {
     po.size = reader->info().size;
     po.owner = r.user->access_key;
     auto src_checksums = reader->info().parts.empty() ? reader->info().checksums : std::map<std::string, std::string>{};
-    po.finalize = [src_checksums](objstore::object_info& i) -> result<void> {
+    // The event is written to the outbox while the store commits the copy.
+    std::unique_ptr<events::prepared_events> event;
+    po.finalize = [src_checksums, &r, &c, &event](objstore::object_info& i) -> result<void> {
       i.checksums = src_checksums;
+      SLUICE_TRY(event, prepare_object_event(r, c, "s3:ObjectCreated:Copy", i));
       return ok();
     };
     SLUICE_TRY(result_info, c.store.put_object(r.bucket, r.key, *reader, std::move(po)));
+    SLUICE_TRY(commit_events(event));
   }
-  SLUICE_TRY(publish_object_event(r, c, "s3:ObjectCreated:Copy", result_info));
+  if (same && src.version_id.empty()) {
+    SLUICE_TRY(publish_object_event(r, c, "s3:ObjectCreated:Copy", result_info));
+  }
   http::response res;
   if (!src.version_id.empty()) res.headers.set("x-amz-copy-source-version-id", src.version_id);
   if (!result_info.version_id.empty()) res.headers.set("x-amz-version-id", result_info.version_id);

@@ -5,6 +5,7 @@
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/time.h"
+#include "events/sink.h"
 #include "s3/form.h"
 #include "s3/internal/request.h"
 #include "s3/xml.h"
@@ -170,14 +171,17 @@ result<void> post_object(request& r, const context& c) {
   }
   po.owner = user->access_key;
   uint64_t min_size = limits.min_size;
-  po.finalize = [min_size](objstore::object_info& i) -> result<void> {
+  // The event is written to the outbox while the store commits the object.
+  std::unique_ptr<events::prepared_events> event;
+  po.finalize = [min_size, &r, &c, &event](objstore::object_info& i) -> result<void> {
     if (i.size < min_size) return fail(errc::entity_too_small, "Your proposed upload is smaller than the minimum allowed size");
+    SLUICE_TRY(event, prepare_object_event(r, c, "s3:ObjectCreated:Post", i));
     return ok();
   };
   counting_source body(form.file(), std::min(limits.max_size, c.opts.max_object_size));
   SLUICE_TRY(admit_events(c, r.bucket));
   SLUICE_TRY(auto info, c.store.put_object(r.bucket, object_key, body, std::move(po)));
-  SLUICE_TRY(publish_object_event(r, c, "s3:ObjectCreated:Post", info));
+  SLUICE_TRY(commit_events(event));
 
   http::response res;
   res.headers.set(http::bhttp::field::etag, quote_etag(info.etag));

@@ -145,6 +145,78 @@ TEST_F(Outbox, ConcurrentAppendsShareCommits) {
   EXPECT_LT(o->commits(), static_cast<uint64_t>(kThreads * kEach));
 }
 
+TEST_F(Outbox, BegunRowsAreHeldUntilTheirChangeLands) {
+  auto o = open();
+  auto t = o->begin_append({{{kA}, "b/first", "v1"}});
+  ASSERT_TRUE(t) << t.error().message();
+  // A later append commits after (or with) the begun one: both are in the
+  // file, and the held row keeps back the target's rows behind it.
+  ASSERT_TRUE(o->append({{{kA}, "b/second", "v2"}, {{kB}, "b/other", "v3"}}));
+  EXPECT_TRUE(all(*o, kA).empty());
+  EXPECT_EQ(all(*o, kB).size(), 1u);  // other targets are not held back
+  EXPECT_EQ(o->usage(kA).events, 2u);
+
+  auto ids = o->end_append(*t.value(), true);
+  ASSERT_TRUE(ids) << ids.error().message();
+  ASSERT_EQ(ids.value().size(), 1u);
+  auto a = all(*o, kA);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].key, "b/first");
+  EXPECT_EQ(a[0].event_id, ids.value()[0]);
+  EXPECT_EQ(a[1].key, "b/second");
+  EXPECT_FALSE(o->end_append(*t.value(), true));  // once only
+}
+
+TEST_F(Outbox, RowsOfAFailedChangeAreNeverRead) {
+  auto o = open();
+  auto t = o->begin_append({{{kA, kB}, "b/failed", "v1"}});
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(o->append({{{kA}, "b/after", "v2"}}));
+  auto ids = o->end_append(*t.value(), false);
+  ASSERT_TRUE(ids);
+  EXPECT_TRUE(ids.value().empty());
+  // The delete commits in the background; until then nothing of kA is read.
+  std::vector<stored_event> a;
+  for (int i = 0; i < 500 && a.empty(); ++i) {
+    a = all(*o, kA);
+    if (a.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].key, "b/after");
+  EXPECT_TRUE(all(*o, kB).empty());
+  EXPECT_EQ(o->usage(kA).events, 1u);
+  EXPECT_EQ(o->usage(kB).events, 0u);
+  o.reset();
+  o = open();  // deleted in the file too
+  EXPECT_EQ(all(*o, kA).size(), 1u);
+  EXPECT_TRUE(all(*o, kB).empty());
+}
+
+TEST_F(Outbox, RowsOfAChangeInFlightAtACrashAreReadAfterRestart) {
+  auto o = open();
+  auto t = o->begin_append({{{kA}, "b/in-flight", "v1"}});
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(o->append({{{kA}, "b/after", "v2"}}));
+  o.reset();  // the change's end was never recorded, as after a crash
+  o = open();
+  auto a = all(*o, kA);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].key, "b/in-flight");
+  EXPECT_EQ(a[1].key, "b/after");
+}
+
+TEST_F(Outbox, RemovesAloneDoNotWaitForAnAppend) {
+  auto o = open();
+  ASSERT_TRUE(o->append({{{kA}, "b/k", "v"}}));
+  auto a = all(*o, kA);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_TRUE(o->remove(kA, a[0].seq));
+  EXPECT_TRUE(all(*o, kA).empty());
+  o.reset();
+  o = open();
+  EXPECT_TRUE(all(*o, kA).empty());  // committed (a clean close keeps it)
+}
+
 TEST_F(Outbox, StopRefusesWrites) {
   auto o = open();
   ASSERT_TRUE(o->append({{{kA}, "k", "v"}}));

@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the S3 operation handlers (not part of the module's API).
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -15,6 +16,7 @@
 namespace sluice::events {
 class sink;
 struct event_args;
+class prepared_events;
 }  // namespace sluice::events
 
 namespace sluice::s3 {
@@ -123,6 +125,14 @@ result<void> admit_events(const context& c, const std::string& bucket);
 result<void> publish_object_event(request& r, const context& c, std::string_view name,
                                   const objstore::object_info& info,
                                   std::optional<uint64_t> content_length = std::nullopt);
+// The same for a write whose object is final (finalize hook) but not yet
+// committed: the event's outbox rows are written while the store commits.
+// The handler calls commit_events once the write returned success; a failed
+// write drops the handle (null when there is no sink).
+result<std::unique_ptr<events::prepared_events>> prepare_object_event(request& r, const context& c,
+                                                                      std::string_view name,
+                                                                      const objstore::object_info& info);
+result<void> commit_events(std::unique_ptr<events::prepared_events>& prepared);
 // An event that names only a key (and version): removals, bucket events (empty key).
 events::event_args key_event(const request& r, const context& c, std::string_view name,
                              const std::string& key, const std::string& version_id = {});

@@ -61,6 +61,19 @@ class recording_sink final : public events::sink {
     published.insert(published.end(), evs.begin(), evs.end());
     return ok();
   }
+  result<std::unique_ptr<events::prepared_events>> prepare(std::vector<events::event_args> evs) override {
+    // Recorded as published when committed, so tests see one path.
+    class handle final : public events::prepared_events {
+     public:
+      handle(recording_sink& s, std::vector<events::event_args> e) : s_(s), e_(std::move(e)) {}
+      result<void> commit() override { return s_.publish(e_); }
+
+     private:
+      recording_sink& s_;
+      std::vector<events::event_args> e_;
+    };
+    return std::unique_ptr<events::prepared_events>(std::make_unique<handle>(*this, std::move(evs)));
+  }
   bool wants(const std::string&, std::string_view) override { return wanted; }
   result<std::string> validate_rules(std::string_view xml) override {
     auto known = [](const events::arn& a) { return a.id == "1" && a.type == "sluice"; };
