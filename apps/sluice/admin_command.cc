@@ -4,6 +4,8 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <pugixml.hpp>
+#include <sstream>
 #include <thread>
 
 #include "apps/sluice/commands.h"
@@ -27,6 +29,8 @@ struct admin_args {
   std::string region = "us-east-1";
   bool json = false;  // print the server's JSON answer instead of text
   int poll_ms = 500;  // heal: how often to ask for progress
+  std::vector<std::string> events;  // event add: event names (default s3:ObjectCreated:*)
+  std::string prefix, suffix;       // event add: key filter
   std::vector<std::string> words;
 };
 
@@ -402,10 +406,133 @@ void print_targets(const json::object& o) {
   }
 }
 
+// ---------------------------------------------------------------- buckets and event rules (as mc mb / mc event)
+
+int bucket_add(const admin_args& a, const std::vector<std::string>& buckets) {
+  for (const auto& b : buckets) {
+    auto r = call(a, "PUT", "/" + uri_encode(b), "", "");
+    if (!r) return fail_with("cannot reach the server: " + r.error().message());
+    if (r.value().status == 409 &&
+        xml_element(r.value().body, "Code") == "BucketAlreadyOwnedByYou") {
+      std::cout << "Bucket " << b << " already exists\n";
+      continue;
+    }
+    if (int rc = check(r, 200)) return rc;
+    std::cout << "Created bucket " << b << "\n";
+  }
+  return 0;
+}
+
+int bucket_list(const admin_args& a) {
+  auto r = call(a, "GET", "/", "", "");
+  if (int rc = check(r, 200)) return rc;
+  pugi::xml_document doc;
+  if (!doc.load_string(r.value().body.c_str())) return fail_with("the server's bucket list does not parse");
+  for (auto b : doc.child("ListAllMyBucketsResult").child("Buckets").children("Bucket")) {
+    std::cout << b.child_value("CreationDate") << "  " << b.child_value("Name") << "\n";
+  }
+  return 0;
+}
+
+// The bucket's notification document (an empty one when it has none).
+result<std::string> get_rules(const admin_args& a, const std::string& bucket, int& rc) {
+  auto r = call(a, "GET", "/" + uri_encode(bucket), "notification=", "");
+  if ((rc = check(r, 200))) return fail(std::make_error_code(std::errc::io_error), "");
+  return r.value().body;
+}
+
+int put_rules(const admin_args& a, const std::string& bucket, const pugi::xml_document& doc) {
+  std::ostringstream out;
+  doc.save(out, "", pugi::format_raw | pugi::format_no_declaration);
+  auto r = call(a, "PUT", "/" + uri_encode(bucket), "notification=", out.str());
+  return check(r, 200);
+}
+
+int event_add(const admin_args& a, const std::string& bucket, const std::string& arn) {
+  int rc = 0;
+  auto body = get_rules(a, bucket, rc);
+  if (!body) return rc;
+  pugi::xml_document doc;
+  if (!doc.load_string(body.value().c_str())) return fail_with("the bucket's notification rules do not parse");
+  auto root = doc.child("NotificationConfiguration");
+  if (!root) {
+    root = doc.append_child("NotificationConfiguration");
+    root.append_attribute("xmlns") = "http://s3.amazonaws.com/doc/2006-03-01/";
+  }
+  auto q = root.append_child("QueueConfiguration");
+  const std::string id = "sluice-" + random_token(8);
+  q.append_child("Id").text() = id.c_str();
+  q.append_child("Queue").text() = arn.c_str();
+  std::vector<std::string> names = a.events.empty() ? std::vector<std::string>{"s3:ObjectCreated:*"} : a.events;
+  for (auto n : names) {
+    // mc's short names; anything else is sent as given (the server validates it).
+    if (n == "put") n = "s3:ObjectCreated:*";
+    if (n == "delete") n = "s3:ObjectRemoved:*";
+    if (n == "get") n = "s3:ObjectAccessed:*";
+    q.append_child("Event").text() = n.c_str();
+  }
+  if (!a.prefix.empty() || !a.suffix.empty()) {
+    auto key = q.append_child("Filter").append_child("S3Key");
+    for (auto [name, value] : {std::pair{"prefix", &a.prefix}, std::pair{"suffix", &a.suffix}}) {
+      if (value->empty()) continue;
+      auto f = key.append_child("FilterRule");
+      f.append_child("Name").text() = name;
+      f.append_child("Value").text() = value->c_str();
+    }
+  }
+  if ((rc = put_rules(a, bucket, doc))) return rc;
+  std::cout << "Added rule " << id << ": " << bucket << " → " << arn << "\n";
+  return 0;
+}
+
+int event_list(const admin_args& a, const std::string& bucket) {
+  int rc = 0;
+  auto body = get_rules(a, bucket, rc);
+  if (!body) return rc;
+  pugi::xml_document doc;
+  if (!doc.load_string(body.value().c_str())) return fail_with("the bucket's notification rules do not parse");
+  bool any = false;
+  for (auto q : doc.child("NotificationConfiguration").children("QueueConfiguration")) {
+    any = true;
+    std::string events, filter;
+    for (auto e : q.children("Event")) events += (events.empty() ? "" : ",") + std::string(e.child_value());
+    for (auto f : q.child("Filter").child("S3Key").children("FilterRule")) {
+      filter += std::string(filter.empty() ? "" : " ") + f.child_value("Name") + "=" + f.child_value("Value");
+    }
+    std::cout << q.child_value("Queue") << "  " << events << (filter.empty() ? "" : "  " + filter) << "  (id "
+              << q.child_value("Id") << ")\n";
+  }
+  if (!any) std::cout << "No event rules on " << bucket << ".\n";
+  return 0;
+}
+
+int event_remove(const admin_args& a, const std::string& bucket, const std::string& arn) {
+  int rc = 0;
+  auto body = get_rules(a, bucket, rc);
+  if (!body) return rc;
+  pugi::xml_document doc;
+  if (!doc.load_string(body.value().c_str())) return fail_with("the bucket's notification rules do not parse");
+  auto root = doc.child("NotificationConfiguration");
+  int removed = 0;
+  for (auto q = root.child("QueueConfiguration"); q;) {
+    auto next = q.next_sibling("QueueConfiguration");
+    if (arn.empty() || arn == q.child_value("Queue")) {
+      root.remove_child(q);
+      ++removed;
+    }
+    q = next;
+  }
+  if (removed == 0) return fail_with(arn.empty() ? "no event rules on " + bucket : "no rule of " + bucket + " names " + arn);
+  if ((rc = put_rules(a, bucket, doc))) return rc;
+  std::cout << "Removed " << removed << " rule" << (removed == 1 ? "" : "s") << " from " << bucket << "\n";
+  return 0;
+}
+
 int run_admin(admin_args a) {
   if (a.words.empty())
     return fail_with(
-        "missing command: info | heal [BUCKET[/PREFIX]] | user add|remove|list | config set|get|reset | notify list",
+        "missing command: info | heal [BUCKET[/PREFIX]] | user add|remove|list | config set|get|reset | notify list "
+        "| bucket add|list | event add|list|remove",
         2);
   if (!resolve_credentials(a)) {
     return fail_with("no root credentials: pass --access-key/--secret-key, set SLUICE_ROOT_USER/SLUICE_ROOT_PASSWORD, "
@@ -417,6 +544,13 @@ int run_admin(admin_args a) {
   if (w[0] == "config" && w.size() >= 3) return run_config(a);
   if (w[0] == "notify" && w.size() == 2 && w[1] == "list") {
     return show_json(a, "GET", "/sluice/admin/v1/notify/targets", "", 200, "targets", print_targets);
+  }
+  if (w[0] == "bucket" && w.size() >= 3 && w[1] == "add") return bucket_add(a, {w.begin() + 2, w.end()});
+  if (w[0] == "bucket" && w.size() == 2 && w[1] == "list") return bucket_list(a);
+  if (w[0] == "event" && w.size() == 4 && w[1] == "add") return event_add(a, w[2], w[3]);
+  if (w[0] == "event" && w.size() == 3 && w[1] == "list") return event_list(a, w[2]);
+  if (w[0] == "event" && (w.size() == 3 || w.size() == 4) && w[1] == "remove") {
+    return event_remove(a, w[2], w.size() == 4 ? w[3] : std::string());
   }
   if (w[0] == "user" && w.size() >= 2) {
     if (w[1] == "list") {
@@ -446,7 +580,8 @@ int run_admin(admin_args a) {
   return fail_with(
       "unknown command; use: info | heal [BUCKET[/PREFIX]] | user add ACCESS_KEY SECRET_KEY | user remove "
       "ACCESS_KEY | user list | config set SECTION KEY=VALUE... | config get SUBSYSTEM[:ID] | config reset SECTION "
-      "| notify list",
+      "| notify list | bucket add BUCKET... | bucket list | event add BUCKET ARN [--event E]... [--prefix P] "
+      "[--suffix S] | event list BUCKET | event remove BUCKET [ARN]",
       2);
 }
 
@@ -467,10 +602,14 @@ void add_admin_command(CLI::App& app) {
   cmd->add_option("--poll-ms", args->poll_ms, "heal: milliseconds between progress checks")
       ->check(CLI::Range(10, 60000))
       ->capture_default_str();
+  cmd->add_option("--event", args->events, "event add: an event name (repeatable; default s3:ObjectCreated:*)");
+  cmd->add_option("--prefix", args->prefix, "event add: only keys with this prefix");
+  cmd->add_option("--suffix", args->suffix, "event add: only keys with this suffix");
   cmd->add_option(
       "command", args->words,
       "info | heal [BUCKET[/PREFIX]] | user add ACCESS_KEY SECRET_KEY | user remove ACCESS_KEY | user list | "
-      "config set SECTION KEY=VALUE... | config get SUBSYSTEM[:ID] | config reset SECTION | notify list");
+      "config set SECTION KEY=VALUE... | config get SUBSYSTEM[:ID] | config reset SECTION | notify list | "
+      "bucket add BUCKET... | bucket list | event add BUCKET ARN | event list BUCKET | event remove BUCKET [ARN]");
   cmd->callback([args] { set_exit_code(run_admin(*args)); });
 }
 

@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // Prints the help/version text (0) or the usage error; usage errors exit
+    // with 2, as command-line tools conventionally do (CLI11's own codes vary).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return sluice::app::exit_code();
 }

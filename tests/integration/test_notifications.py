@@ -199,6 +199,41 @@ def test_validation_errors(raw, bucket, name, xml, code, message):
     assert list(got.xml) == []
 
 
+def test_admin_cli_buckets_and_event_rules(server, s3, notifier):
+    """`sluice admin bucket add|list` and `event add|list|remove` (mc mb / mc event) do what boto3 then sees."""
+    b = unique_bucket("cli")
+    try:
+        r = server.admin("bucket", "add", b)
+        assert r.returncode == 0 and f"Created bucket {b}" in r.stdout, r.stderr
+        r = server.admin("bucket", "add", b)  # again: fine, says so
+        assert r.returncode == 0 and "already exists" in r.stdout, r.stderr
+        assert b in server.admin("bucket", "list").stdout
+        r = server.admin("event", "add", b, ARN, "--suffix", ".jpg", "--prefix", "in/")
+        assert r.returncode == 0, r.stderr
+        r = server.admin("event", "add", b, ARN, "--event", "delete")
+        assert r.returncode == 0, r.stderr
+        rules = s3.get_bucket_notification_configuration(Bucket=b)["QueueConfigurations"]
+        assert [q["Events"] for q in rules] == [["s3:ObjectCreated:*"], ["s3:ObjectRemoved:*"]]
+        keyf = {f["Name"].lower(): f["Value"] for f in rules[0]["Filter"]["Key"]["FilterRules"]}
+        assert keyf == {"prefix": "in/", "suffix": ".jpg"}
+        listed = server.admin("event", "list", b).stdout
+        assert "s3:ObjectCreated:*" in listed and "suffix=.jpg" in listed and "s3:ObjectRemoved:*" in listed
+        # The server's validation answers reach the user, with a failing exit code.
+        r = server.admin("event", "add", b, "arn:minio:sqs::nope:kafka")
+        assert r.returncode == 1 and "InvalidArgument" in r.stderr
+        r = server.admin("event", "remove", b, ARN)
+        assert r.returncode == 0 and "Removed 2 rules" in r.stdout, r.stderr
+        assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=b)
+        r = server.admin("event", "remove", b)
+        assert r.returncode == 1 and "no event rules" in r.stderr
+        r = server.admin("bucket", "add", "Bad_Name")
+        assert r.returncode == 1 and "InvalidBucketName" in r.stderr
+        r = server.admin("--no-such-flag")  # a usage error: exit code 2, as command-line tools do
+        assert r.returncode == 2 and "--no-such-flag" in r.stderr
+    finally:
+        delete_bucket_fully(s3, b)
+
+
 def test_validation_errors_with_boto3(s3, bucket):
     def put(queue_config):
         with pytest.raises(ClientError) as ei:
