@@ -141,6 +141,7 @@ void delivery_worker::run() {
     }
     if (n == events.size()) {
       succeeded();
+      if (events.size() < opts_.batch_events && opts_.linger.count() > 0 && !sleep(opts_.linger, false)) break;
       continue;
     }
     {

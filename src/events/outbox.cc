@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -31,6 +32,9 @@ constexpr int kBusyTimeoutMs = 10'000;
 // reader is running: every target is offline).
 constexpr int kCheckpointPages = 1000;
 constexpr int kWriterCheckpointPages = 20'000;
+// How long begun appends (begin_append) may wait for others before their
+// commit starts, while nobody waits for them (outbox::run).
+constexpr auto kLinger = std::chrono::milliseconds(2);
 
 // `events` is clustered by (target, seq) (WITHOUT ROWID): a target's next
 // batch is one contiguous range scan, and a delivered prefix one range delete.
@@ -142,6 +146,7 @@ struct outbox::op {
   std::optional<error> err;
   bool done = false;
   bool owned = false;  // the writer deletes it once committed (nobody waits)
+  std::chrono::steady_clock::time_point queued;  // when it joined pending_
   std::vector<outbox_entry> own_entries;  // cancel: the rows' entries, moved from the ticket
 };
 
@@ -274,6 +279,7 @@ void outbox::stop() {
 result<void> outbox::submit(op& o) {
   std::unique_lock lock(mu_);
   if (stopping_) return fail(errc::closed, "outbox: stopping");
+  o.queued = std::chrono::steady_clock::now();
   pending_.push_back(&o);
   work_cv_.notify_one();
   done_cv_.wait(lock, [&] { return o.done; });
@@ -295,6 +301,7 @@ result<std::shared_ptr<outbox::ticket>> outbox::begin_append(std::vector<outbox_
   t->o.hold = true;
   std::lock_guard lock(mu_);
   if (stopping_) return fail(errc::closed, "outbox: stopping");
+  t->o.queued = std::chrono::steady_clock::now();
   pending_.push_back(&t->o);
   work_cv_.notify_one();
   return t;
@@ -302,7 +309,12 @@ result<std::shared_ptr<outbox::ticket>> outbox::begin_append(std::vector<outbox_
 
 result<std::vector<std::string>> outbox::end_append(ticket& t, bool landed) {
   std::unique_lock lock(mu_);
-  done_cv_.wait(lock, [&] { return t.o.done; });
+  if (!t.o.done) {
+    ++waiting_;
+    work_cv_.notify_one();
+    done_cv_.wait(lock, [&] { return t.o.done; });
+    --waiting_;
+  }
   if (t.ended) return fail(errc::closed, "outbox: append already ended");
   t.ended = true;
   if (t.o.err) return fail(*t.o.err);  // nothing was committed, nothing is held
@@ -324,6 +336,7 @@ result<std::vector<std::string>> outbox::end_append(ticket& t, bool landed) {
   c->ids = std::move(t.o.ids);
   c->own_entries = std::move(t.entries);  // their targets and sizes say which rows to delete
   c->entries = &c->own_entries;
+  c->queued = std::chrono::steady_clock::now();
   pending_.push_back(c);
   work_cv_.notify_one();
   return std::vector<std::string>{};
@@ -344,6 +357,15 @@ void outbox::run() {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
       if (pending_.empty()) return;  // stopping, and everything submitted is committed
+      // Begun appends nobody waits for yet (their writes are still being
+      // committed by the store) may wait for company, up to kLinger: under
+      // load more of them share one fsync, and the device, busy with the
+      // store's own fsyncs, gets fewer. Anyone waiting ends the linger.
+      const auto deadline = pending_.front()->queued + kLinger;
+      work_cv_.wait_until(lock, deadline, [&] {
+        return stopping_ || waiting_ > 0 ||
+               std::any_of(pending_.begin(), pending_.end(), [](const op* o) { return !o->hold; });
+      });
       batch.swap(pending_);
     }
     (void)commit(batch);

@@ -78,6 +78,12 @@ struct worker_options {
   // a single larger event) bytes.
   size_t batch_events = 500;
   uint64_t batch_bytes = 4 << 20;
+  // After delivering a batch smaller than batch_events, wait this long before
+  // reading the next (as a Kafka producer's linger.ms): under load, batches
+  // grow and the target pays one write (one WAL fsync, one produce request)
+  // per batch instead of per event. The first event after an idle spell is
+  // sent at once. Bounds the latency an event gains under load.
+  std::chrono::milliseconds linger{5};
 };
 
 struct worker_stats {
