@@ -138,6 +138,17 @@ result<void> get_object(request& r, const context& c) {
       r.error_headers.set("x-amz-delete-marker", "true");
       r.error_headers.set("x-amz-version-id", version);
     }
+    // A key whose latest version is a delete marker: 404 NoSuchKey that says so, with the marker's version (S3).
+    if (version.empty() && found.error().is(objstore::errc::object_not_found) && c.store.supports_versioning()) {
+      auto v = c.store.list_object_versions(r.bucket, {.prefix = r.key, .max_keys = 1});
+      if (v && !v.value().versions.empty()) {
+        const auto& latest = v.value().versions.front();
+        if (latest.key == r.key && latest.delete_marker && latest.is_latest) {
+          r.error_headers.set("x-amz-delete-marker", "true");
+          r.error_headers.set("x-amz-version-id", latest.version_id.empty() ? "null" : latest.version_id);
+        }
+      }
+    }
     return fail(found.error());
   }
   const objstore::object_info& info = found.value();

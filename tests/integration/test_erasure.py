@@ -724,6 +724,16 @@ def test_versioning_with_boto3_on_erasure_drives(make_server):
     with pytest.raises(ClientError) as ei:
         s3.get_object(Bucket=b, Key="k")
     assert err_code(ei.value) == "NoSuchKey"
+    # The 404 says the latest version is a delete marker, and which (GET and HEAD, as S3).
+    headers = ei.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert headers.get("x-amz-delete-marker") == "true" and headers.get("x-amz-version-id") == marker
+    with pytest.raises(ClientError) as ei:
+        s3.head_object(Bucket=b, Key="k")
+    headers = ei.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert err_status(ei.value) == 404 and headers.get("x-amz-delete-marker") == "true"
+    with pytest.raises(ClientError) as ei:
+        s3.get_object(Bucket=b, Key="never-written")
+    assert "x-amz-delete-marker" not in ei.value.response["ResponseMetadata"]["HTTPHeaders"]
     with pytest.raises(ClientError) as ei:
         s3.get_object(Bucket=b, Key="k", VersionId=marker)
     assert err_status(ei.value) == 405
