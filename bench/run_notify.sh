@@ -9,7 +9,7 @@
 # Servers and folders are removed on exit.
 #
 # usage: bench/run_notify.sh      (from the repository root, after a release build)
-# knobs: BUILD=build/release DATA_ROOT=/work LAT_COUNT=1000 LAT_RATE=50 CONCURRENCY=8 DURATION=10 REPEATS=2
+# knobs: BUILD=build/release DATA_ROOT=/work LAT_COUNT=1000 LAT_RATE=50 SIZE=4KiB CONCURRENCY=8 DURATION=10 REPEATS=2
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -21,6 +21,7 @@ LAT_COUNT=${LAT_COUNT:-1000}
 LAT_RATE=${LAT_RATE:-50}
 CONCURRENCY=${CONCURRENCY:-8}
 DURATION=${DURATION:-10}
+SIZE=${SIZE:-4KiB}
 REPEATS=${REPEATS:-2}
 PYTHON=${PYTHON:-/usr/bin/python3}  # Debian's: boto3 + confluent-kafka
 export SLUICE_ROOT_USER=bench SLUICE_ROOT_PASSWORD=benchpass123
@@ -60,12 +61,12 @@ log "event latency: $LAT_COUNT PUTs at $LAT_RATE/s"
 "$PYTHON" bench/notify_latency.py latency "$EP" "127.0.0.1:$KAFKA_ext" ext-events lat-external \
   arn:minio:sqs::ext:kafka "$LAT_COUNT" "$LAT_RATE" external-kafka
 
-log "PUT throughput: 4 KiB, c=$CONCURRENCY, ${DURATION}s, best of $REPEATS"
+log "PUT throughput: $SIZE, c=$CONCURRENCY, ${DURATION}s, best of $REPEATS"
 "$PYTHON" bench/notify_latency.py setup "$EP" plain -
 "$PYTHON" bench/notify_latency.py setup "$EP" notified arn:minio:sqs::1:sluice
 for ((i = 0; i < REPEATS; i++)); do
   for b in plain notified; do
-    "$S3BENCH" put --endpoint "$EP" --bucket "$b" --size 4KiB --concurrency "$CONCURRENCY" \
+    "$S3BENCH" put --endpoint "$EP" --bucket "$b" --size "$SIZE" --concurrency "$CONCURRENCY" \
       --duration "$DURATION" --label "$b" --json
   done
 done | "$PYTHON" -c '
@@ -78,5 +79,5 @@ for line in sys.stdin:
 ratio = best["notified"] / best["plain"]
 print(json.dumps({"bench": "notify", "figure": "put_throughput", "plain_ops_per_s": round(best["plain"], 1),
                   "notified_ops_per_s": round(best["notified"], 1), "ratio": round(ratio, 3)}))
-print("PUT 4 KiB: %.0f ops/s without rules, %.0f with a rule: %.2fx" % (best["plain"], best["notified"], ratio),
+print("PUT: %.0f ops/s without rules, %.0f with a rule: %.2fx" % (best["plain"], best["notified"], ratio),
       file=sys.stderr)'
