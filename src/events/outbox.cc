@@ -407,12 +407,14 @@ result<void> outbox::commit(std::deque<op*>& ops) {
       }
     }
     // Held rows are registered before they become visible to readers.
-    for (const op* o : ops) {
-      if (o->what != op::kind::append || !o->hold) continue;
-      for (size_t i = 0; i < o->seqs.size(); ++i) {
-        newly_held.push_back(o->seqs[i]);
-        std::lock_guard lock(mu_);
-        held_[o->seqs[i]] = (*o->entries)[i].targets;
+    {
+      std::lock_guard lock(mu_);
+      for (const op* o : ops) {
+        if (o->what != op::kind::append || !o->hold) continue;
+        for (size_t i = 0; i < o->seqs.size(); ++i) {
+          newly_held.push_back(o->seqs[i]);
+          held_[o->seqs[i]] = (*o->entries)[i].targets;
+        }
       }
     }
     if (auto r = exec(w_->db, "COMMIT"); !r) {
