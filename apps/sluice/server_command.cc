@@ -189,6 +189,8 @@ int run_server(const server_args& args) {
   so.max_skew = std::chrono::duration_cast<std::chrono::seconds>(millis("s3.clock.skew.ms"));
   so.max_object_size = bytes("s3.max.object.size");
   so.max_xml_bytes = bytes("s3.max.xml.bytes");
+  // Stream data on this store (no s3.url): readable over S3, changed only by the engine.
+  if (cfg.get("s3.url").empty()) so.reserved_buckets.push_back(cfg.get("s3.stream.bucket"));
   if (auto st = store.value()->storage()) so.deployment_id = st.value().deployment_id;
   const std::string deployment_id = so.deployment_id;
   // The stream engine and Kafka API come up before the S3 port, so a server

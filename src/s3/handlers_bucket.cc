@@ -1,4 +1,6 @@
 // Bucket operations.
+#include <algorithm>
+
 #include "base/time.h"
 #include "events/sink.h"
 #include "iam/policy.h"
@@ -9,6 +11,12 @@ namespace sluice::s3 {
 
 result<objstore::bucket_info> authorize_bucket(request& r, const context& c, const std::string& bucket,
                                                std::string_view action, const std::string& key) {
+  if (bucket == r.bucket && r.method != "GET" && r.method != "HEAD" &&
+      std::find(c.opts.reserved_buckets.begin(), c.opts.reserved_buckets.end(), bucket) !=
+          c.opts.reserved_buckets.end()) {
+    return fail(errc::access_denied,
+                "Bucket " + bucket + " holds Sluice's stream data: it can be read, only the server changes it.");
+  }
   if (!r.user) {
     if (action.empty() || !objstore::valid_bucket_name(bucket)) return fail(errc::access_denied);
     auto doc = c.store.bucket_config(bucket, "policy");

@@ -3,6 +3,7 @@
 // routes them to one handler per S3 operation, and writes S3 XML errors.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/server.h"
 
@@ -25,6 +26,9 @@ struct service_options {
   uint64_t max_object_size = 5ull << 40;
   size_t max_xml_bytes = 2 << 20;
   std::string deployment_id;
+  // Buckets that hold Sluice's own data (the stream engine's objects on the
+  // local store): requests may read them, never change them (403).
+  std::vector<std::string> reserved_buckets;
 };
 
 // `events` (optional, must outlive the service) receives the bucket events of

@@ -203,3 +203,34 @@ def test_error_body_shape(raw):
     assert_request_id(r.headers)
     if not MOTO:
         assert root.findtext("RequestId") == r.headers["x-amz-request-id"]
+
+
+@pytest.mark.skipif(MOTO, reason="Sluice's own stream bucket")
+def test_stream_bucket_is_read_only_over_s3(s3):
+    """The local stream engine's bucket can be read (operators inspect it) but no S3 request changes it,
+    not even the root user's: deleting its objects would destroy the Kafka topics' data."""
+    stream = "sluice-stream"
+    assert stream in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    s3.head_bucket(Bucket=stream)
+    s3.list_objects_v2(Bucket=stream)
+    attempts = {
+        "put": lambda: s3.put_object(Bucket=stream, Key="x", Body=b"x"),
+        "delete": lambda: s3.delete_object(Bucket=stream, Key="x"),
+        "delete-objects": lambda: s3.delete_objects(Bucket=stream, Delete={"Objects": [{"Key": "x"}]}),
+        "delete-bucket": lambda: s3.delete_bucket(Bucket=stream),
+        "multipart": lambda: s3.create_multipart_upload(Bucket=stream, Key="x"),
+        "versioning": lambda: s3.put_bucket_versioning(Bucket=stream,
+                                                       VersioningConfiguration={"Status": "Enabled"}),
+        "policy": lambda: s3.put_bucket_policy(Bucket=stream, Policy="{}"),
+        "notification": lambda: s3.put_bucket_notification_configuration(
+            Bucket=stream, NotificationConfiguration={}),
+        "tagging": lambda: s3.put_object_tagging(Bucket=stream, Key="x", Tagging={"TagSet": []}),
+    }
+    for name, call in attempts.items():
+        with pytest.raises(ClientError) as ei:
+            call()
+        assert err_code(ei.value) == "AccessDenied", name
+        assert "stream data" in ei.value.response["Error"].get("Message", ""), name
+    # Reading its objects through S3 still works.
+    for o in s3.list_objects_v2(Bucket=stream).get("Contents", [])[:1]:
+        s3.head_object(Bucket=stream, Key=o["Key"])
