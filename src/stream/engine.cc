@@ -208,9 +208,11 @@ void engine_impl::append(stream_id id, append_request req, append_callback done_
     unuploaded_bytes_ = unuploaded_bytes_ + stamped - size;
     size = stamped;
   }
-  std::string encoded = encode_wal_record(*rec);
+  // Header and payload are copied into the WAL's group buffer as they are (no joined copy).
+  const auto header = encode_wal_record_header(*rec);
+  const std::string_view parts[] = {std::string_view(header.data(), header.size()), rec->payload};
   in_flight_.fetch_add(1);
-  auto r = wal_->append(encoded, [this, st, rec, size, done](result<wal::wal_offset> w) {
+  auto r = wal_->append(parts, [this, st, rec, size, done](result<wal::wal_offset> w) {
     on_durable(st, rec, size, std::move(w), *done);
   });
   if (!r) {

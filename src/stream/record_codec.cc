@@ -9,10 +9,9 @@ namespace {
 constexpr uint8_t magic = 0x53;
 
 template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));  // the WAL format is little-endian; so are the machines we run on
-  out.append(b, sizeof(T));
+void put(char*& p, T v) {
+  std::memcpy(p, &v, sizeof(T));  // the WAL format is little-endian; so are the machines we run on
+  p += sizeof(T);
 }
 
 template <class T>
@@ -25,16 +24,24 @@ T get(const char*& p) {
 
 }  // namespace
 
+std::array<char, record_header_bytes> encode_wal_record_header(const record& r) {
+  std::array<char, record_header_bytes> out;
+  char* p = out.data();
+  *p++ = static_cast<char>(magic);
+  put<uint64_t>(p, r.stream.value());
+  put<uint64_t>(p, r.epoch.value());
+  put<int64_t>(p, r.base);
+  put<uint32_t>(p, r.count);
+  put<int64_t>(p, r.max_timestamp);
+  put<uint32_t>(p, static_cast<uint32_t>(r.payload.size()));
+  return out;
+}
+
 std::string encode_wal_record(const record& r) {
+  const auto header = encode_wal_record_header(r);
   std::string out;
   out.reserve(record_header_bytes + r.payload.size());
-  out.push_back(static_cast<char>(magic));
-  put<uint64_t>(out, r.stream.value());
-  put<uint64_t>(out, r.epoch.value());
-  put<int64_t>(out, r.base);
-  put<uint32_t>(out, r.count);
-  put<int64_t>(out, r.max_timestamp);
-  put<uint32_t>(out, static_cast<uint32_t>(r.payload.size()));
+  out.append(header.data(), header.size());
   out.append(r.payload);
   return out;
 }

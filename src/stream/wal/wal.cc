@@ -100,7 +100,8 @@ class ring_log final : public log {
 
   result<void> open(const std::function<result<void>(const recovered_record&)>& visit);
 
-  result<void> append(std::string_view payload, append_callback done) override;
+  using log::append;
+  result<void> append(std::span<const std::string_view> parts, append_callback done) override;
   result<wal_offset> append_sync(std::string_view payload) override;
   result<void> trim(wal_offset upto) override;
   wal_offset trim_offset() const override {
@@ -456,16 +457,19 @@ result<void> ring_log::open(const std::function<result<void>(const recovered_rec
   return ok();
 }
 
-result<void> ring_log::append(std::string_view payload, append_callback done) {
-  if (payload.size() > opts_.max_record_bytes) {
+result<void> ring_log::append(std::span<const std::string_view> parts, append_callback done) {
+  size_t length = 0;
+  for (auto part : parts) length += part.size();
+  if (length > opts_.max_record_bytes) {
     return fail(errc::record_too_large,
-                fmt::format("wal record of {} bytes, limit {}", payload.size(), opts_.max_record_bytes));
+                fmt::format("wal record of {} bytes, limit {}", length, opts_.max_record_bytes));
   }
-  const size_t rec = kHdr + payload.size();
+  const size_t rec = kHdr + length;
   if (align_up(rec) > cap_) {
-    return fail(errc::record_too_large, fmt::format("wal record of {} bytes, ring {}", payload.size(), cap_));
+    return fail(errc::record_too_large, fmt::format("wal record of {} bytes, ring {}", length, cap_));
   }
-  const uint32_t crc = f::crc32c(payload.data(), payload.size());
+  uint32_t crc = 0;
+  for (auto part : parts) crc = f::crc32c(part.data(), part.size(), crc);
   std::unique_lock lk(mu_);
   const auto deadline = clock_type::now() + opts_.append_timeout;
   for (;;) {
@@ -493,10 +497,13 @@ result<void> ring_log::append(std::string_view payload, append_callback done) {
   ++g->copying;
   end_ += rec;
   lk.unlock();
-  f::encode_record_header(
-      {.flags = 0, .offset = off, .length = static_cast<uint32_t>(payload.size()), .payload_crc = crc}, seed_,
-      p);
-  std::memcpy(p + kHdr, payload.data(), payload.size());
+  f::encode_record_header({.flags = 0, .offset = off, .length = static_cast<uint32_t>(length), .payload_crc = crc},
+                          seed_, p);
+  p += kHdr;
+  for (auto part : parts) {
+    if (!part.empty()) std::memcpy(p, part.data(), part.size());
+    p += part.size();
+  }
   lk.lock();
   if (--g->copying == 0 || (writer_waiting_ && writer_ready())) writer_cv_.notify_one();
   return ok();

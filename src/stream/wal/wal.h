@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <span>
 #include <string_view>
 
 #include "base/result.h"
@@ -112,7 +113,10 @@ class log {
   // (the log then accepts nothing more; reopen it to recover). Waits (up to
   // append_timeout, then errc::timeout) while the group being filled is full.
   // When it fails, done is not called.
-  virtual result<void> append(std::string_view payload, append_callback done) = 0;
+  virtual result<void> append(std::span<const std::string_view> parts, append_callback done) = 0;
+  // One record whose payload is given in pieces, copied one after the other
+  // (saves the caller joining them); otherwise as above.
+  result<void> append(std::string_view payload, append_callback done) { return append({&payload, 1}, std::move(done)); }
   // append() and wait.
   virtual result<wal_offset> append_sync(std::string_view payload);
 
