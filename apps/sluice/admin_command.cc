@@ -434,11 +434,12 @@ int bucket_list(const admin_args& a) {
   return 0;
 }
 
-// The bucket's notification document (an empty one when it has none).
-result<std::string> get_rules(const admin_args& a, const std::string& bucket, int& rc) {
+// Loads the bucket's notification document (an empty one when it has none) into doc; 0 or the exit code.
+int load_rules(const admin_args& a, const std::string& bucket, pugi::xml_document& doc) {
   auto r = call(a, "GET", "/" + uri_encode(bucket), "notification=", "");
-  if ((rc = check(r, 200))) return fail(std::make_error_code(std::errc::io_error), "");
-  return r.value().body;
+  if (int rc = check(r, 200)) return rc;
+  if (!doc.load_string(r.value().body.c_str())) return fail_with("the bucket's notification rules do not parse");
+  return 0;
 }
 
 int put_rules(const admin_args& a, const std::string& bucket, const pugi::xml_document& doc) {
@@ -449,11 +450,8 @@ int put_rules(const admin_args& a, const std::string& bucket, const pugi::xml_do
 }
 
 int event_add(const admin_args& a, const std::string& bucket, const std::string& arn) {
-  int rc = 0;
-  auto body = get_rules(a, bucket, rc);
-  if (!body) return rc;
   pugi::xml_document doc;
-  if (!doc.load_string(body.value().c_str())) return fail_with("the bucket's notification rules do not parse");
+  if (int rc = load_rules(a, bucket, doc)) return rc;
   auto root = doc.child("NotificationConfiguration");
   if (!root) {
     root = doc.append_child("NotificationConfiguration");
@@ -480,17 +478,14 @@ int event_add(const admin_args& a, const std::string& bucket, const std::string&
       f.append_child("Value").text() = value->c_str();
     }
   }
-  if ((rc = put_rules(a, bucket, doc))) return rc;
+  if (int rc = put_rules(a, bucket, doc)) return rc;
   std::cout << "Added rule " << id << ": " << bucket << " → " << arn << "\n";
   return 0;
 }
 
 int event_list(const admin_args& a, const std::string& bucket) {
-  int rc = 0;
-  auto body = get_rules(a, bucket, rc);
-  if (!body) return rc;
   pugi::xml_document doc;
-  if (!doc.load_string(body.value().c_str())) return fail_with("the bucket's notification rules do not parse");
+  if (int rc = load_rules(a, bucket, doc)) return rc;
   bool any = false;
   for (auto q : doc.child("NotificationConfiguration").children("QueueConfiguration")) {
     any = true;
@@ -507,11 +502,8 @@ int event_list(const admin_args& a, const std::string& bucket) {
 }
 
 int event_remove(const admin_args& a, const std::string& bucket, const std::string& arn) {
-  int rc = 0;
-  auto body = get_rules(a, bucket, rc);
-  if (!body) return rc;
   pugi::xml_document doc;
-  if (!doc.load_string(body.value().c_str())) return fail_with("the bucket's notification rules do not parse");
+  if (int rc = load_rules(a, bucket, doc)) return rc;
   auto root = doc.child("NotificationConfiguration");
   int removed = 0;
   for (auto q = root.child("QueueConfiguration"); q;) {
@@ -523,7 +515,7 @@ int event_remove(const admin_args& a, const std::string& bucket, const std::stri
     q = next;
   }
   if (removed == 0) return fail_with(arn.empty() ? "no event rules on " + bucket : "no rule of " + bucket + " names " + arn);
-  if ((rc = put_rules(a, bucket, doc))) return rc;
+  if (int rc = put_rules(a, bucket, doc)) return rc;
   std::cout << "Removed " << removed << " rule" << (removed == 1 ? "" : "s") << " from " << bucket << "\n";
   return 0;
 }

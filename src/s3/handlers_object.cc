@@ -113,6 +113,16 @@ result<void> put_object(request& r, const context& c) {
   return send_empty(r, 200, std::move(res));
 }
 
+namespace {
+
+// Whether versioning was ever set on the bucket (Enabled or Suspended; cached by the store).
+bool has_versioning_status(const context& c, const std::string& bucket) {
+  auto doc = c.store.bucket_config(bucket, "versioning");
+  return !doc || doc.value().has_value();  // unreadable: look rather than miss a marker
+}
+
+}  // namespace
+
 // GET and HEAD. GET opens the object once and takes headers, preconditions
 // and range from that reader, so headers and bytes describe one version.
 result<void> get_object(request& r, const context& c) {
@@ -139,7 +149,9 @@ result<void> get_object(request& r, const context& c) {
       r.error_headers.set("x-amz-version-id", version);
     }
     // A key whose latest version is a delete marker: 404 NoSuchKey that says so, with the marker's version (S3).
-    if (version.empty() && found.error().is(objstore::errc::object_not_found) && c.store.supports_versioning()) {
+    // Only buckets that ever had versioning (a stored status) can hold a marker: others skip the listing.
+    if (version.empty() && found.error().is(objstore::errc::object_not_found) && c.store.supports_versioning() &&
+        has_versioning_status(c, r.bucket)) {
       auto v = c.store.list_object_versions(r.bucket, {.prefix = r.key, .max_keys = 1});
       if (v && !v.value().versions.empty()) {
         const auto& latest = v.value().versions.front();
