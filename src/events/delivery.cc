@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <random>
 
+#include "base/thread.h"
 #include "events/target.h"
 
 namespace sluice::events {
@@ -18,7 +19,10 @@ constexpr std::chrono::seconds kIdleProbe{30};
 
 delivery_worker::delivery_worker(outbox& box, std::string arn, target_factory make, worker_options opts)
     : box_(box), arn_(std::move(arn)), make_(std::move(make)), opts_(opts) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    set_thread_name("notify-deliver");
+    run();
+  });
 }
 
 delivery_worker::~delivery_worker() {

@@ -14,6 +14,7 @@
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/fs.h"
+#include "base/thread.h"
 
 namespace sluice::events {
 
@@ -259,7 +260,10 @@ result<std::unique_ptr<outbox>> outbox::open(const std::string& dir) {
         return SQLITE_OK;
       },
       o.get());
-  o->writer_ = std::thread([p = o.get()] { p->run(); });
+  o->writer_ = std::thread([p = o.get()] {
+    set_thread_name("outbox-writer");
+    p->run();
+  });
   return o;
 }
 

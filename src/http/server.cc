@@ -2,14 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
-#include <cstring>
-
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <cstdio>
+#include <cstring>
+
+#include "base/thread.h"
 
 SLUICE_ERRC_CATEGORY(sluice::http, "http",
                      case errc::body_too_large : return "request body too large";
@@ -245,7 +246,10 @@ server::~server() { stop(); }
 result<void> server::start() {
   SLUICE_TRY(listener_, net::listener::bind(opts_.address));
   port_ = listener_->port();
-  acceptor_ = std::thread([this] { accept_loop(); });
+  acceptor_ = std::thread([this] {
+    set_thread_name(opts_.name + "-accept");
+    accept_loop();
+  });
   return ok();
 }
 
@@ -276,6 +280,7 @@ void server::accept_loop() {
     ++open_;
     int raw = fd.value();
     std::thread([this, raw] {
+      set_thread_name(opts_.name + "-conn");
       auto s = net::stream::make(raw, opts_.tls, std::chrono::milliseconds(10'000));
       if (!s) {
         spdlog::debug("{}: {}", opts_.name, s.error().message());

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -351,6 +352,70 @@ bool stream::write_all(const void* buf, size_t n, boost::system::error_code& ec)
     if (ec) return false;
     p += w;
     n -= w;
+  }
+  return true;
+}
+
+bool stream::write_all(std::span<const std::string_view> pieces, boost::system::error_code& ec) {
+  ec = {};
+  if (ssl_) {
+    // One TLS record per small run of pieces instead of one per piece.
+    std::string joined;
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      if (pieces[i].size() >= (16 << 10)) {
+        if (!joined.empty() && !write_all(joined.data(), joined.size(), ec)) return false;
+        joined.clear();
+        if (!write_all(pieces[i].data(), pieces[i].size(), ec)) return false;
+      } else {
+        joined.append(pieces[i]);
+      }
+    }
+    return joined.empty() || write_all(joined.data(), joined.size(), ec);
+  }
+  constexpr size_t kMaxIov = 64;
+  iovec iov[kMaxIov];
+  size_t next = 0;  // first piece not yet (fully) in iov
+  size_t skip = 0;  // bytes of pieces[next] already written
+  while (next < pieces.size()) {
+    size_t n = 0;
+    for (size_t i = next; i < pieces.size() && n < kMaxIov; ++i) {
+      size_t off = i == next ? skip : 0;
+      if (pieces[i].size() == off) continue;
+      iov[n].iov_base = const_cast<char*>(pieces[i].data() + off);
+      iov[n].iov_len = pieces[i].size() - off;
+      ++n;
+    }
+    if (n == 0) break;
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n;
+    ssize_t rc = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!wait(POLLOUT, ec)) return false;
+        continue;
+      }
+      ec = boost::system::error_code(errno, boost::system::system_category());
+      return false;
+    }
+    // Advance past what was sent.
+    auto sent = static_cast<size_t>(rc);
+    while (next < pieces.size() && sent > 0) {
+      size_t left = pieces[next].size() - skip;
+      if (sent < left) {
+        skip += sent;
+        sent = 0;
+      } else {
+        sent -= left;
+        ++next;
+        skip = 0;
+      }
+    }
+    while (next < pieces.size() && pieces[next].size() == skip) {
+      ++next;
+      skip = 0;
+    }
   }
   return true;
 }

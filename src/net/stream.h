@@ -4,13 +4,15 @@
 // timeout: the fd is non-blocking and waits go through poll(2). It models
 // Boost.Beast's SyncReadStream/SyncWriteStream so Beast's parsers and
 // serializers run on it directly.
-#include <chrono>
-#include <memory>
-#include <string>
-
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/system/error_code.hpp>
+#include <chrono>
+#include <iterator>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
 
 #include "base/result.h"
 
@@ -77,6 +79,10 @@ class stream {
   size_t write(const void* buf, size_t n, boost::system::error_code& ec);
   // Writes everything or fails.
   bool write_all(const void* buf, size_t n, boost::system::error_code& ec);
+  // Writes the pieces one after the other, everything or fails: one
+  // sendmsg(2) for many pieces on a plain socket (fewer system calls than a
+  // write per piece); over TLS small pieces are joined into one record.
+  bool write_all(std::span<const std::string_view> pieces, boost::system::error_code& ec);
 
   // --- Beast SyncReadStream / SyncWriteStream ---
   template <class MutableBufferSequence>
@@ -102,14 +108,17 @@ class stream {
   template <class ConstBufferSequence>
   size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
     ec = {};
-    size_t total = 0;
-    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers);
-         ++it) {
+    // Gathered into one write (Beast hands header and body as separate buffers).
+    std::string_view pieces[16];
+    size_t n = 0, total = 0;
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers) && n < std::size(pieces); ++it) {
       boost::asio::const_buffer b = *it;
       if (b.size() == 0) continue;
-      if (!write_all(b.data(), b.size(), ec)) return total;
+      pieces[n++] = std::string_view(static_cast<const char*>(b.data()), b.size());
       total += b.size();
     }
+    if (!write_all(std::span<const std::string_view>(pieces, n), ec)) return 0;
     return total;
   }
   template <class ConstBufferSequence>

@@ -1,7 +1,5 @@
 #include "objstore/erasure_store.h"
 
-#include "objstore/internal/common.h"
-
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -23,9 +21,11 @@
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/fs.h"
+#include "base/thread.h"
 #include "objstore/erasure/bitrot.h"
 #include "objstore/erasure/codec.h"
 #include "objstore/erasure/layout.h"
+#include "objstore/internal/common.h"
 #include "objstore/meta_file.h"
 
 namespace sluice::objstore {
@@ -610,8 +610,14 @@ class erasure_store_impl final : public erasure_store {
       for (auto& d : drives_) d->healing = false;
     }
     if (opts_.background) {
-      bg_ = std::thread([this] { background_loop(); });
-      heal_thread_ = std::thread([this] { heal_loop(); });
+      bg_ = std::thread([this] {
+        set_thread_name("store-bg");
+        background_loop();
+      });
+      heal_thread_ = std::thread([this] {
+        set_thread_name("store-heal");
+        heal_loop();
+      });
     }
     if (fresh_) schedule_full_heal();
     return ok();

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/thread.h"
 #include "stream/block_cache.h"
 #include "stream/format/object_format.h"
 #include "stream/internal/engine_impl.h"
@@ -402,14 +403,9 @@ result<meta::object_info> engine_impl::write_object(object_id id, meta::object_k
   // copies what was already written.
   size_t payload_bytes = 0;
   for (const auto& r : records) payload_bytes += r->payload.size();
-  std::string bytes;
+  std::string bytes = take_object_buffer();
   bytes.reserve(payload_bytes + payload_bytes / 32 + records.size() * 64 + (64 << 10));
-  format::object_writer w(
-      [&](std::string_view piece) -> result<void> {
-        bytes.append(piece);
-        return ok();
-      },
-      opts_.object_block_bytes);
+  format::object_writer w(bytes, opts_.object_block_bytes);  // blocks built in place
   int64_t data_time = -1;
   for (const auto& r : records) {
     SLUICE_TRY(w.add(*r));
@@ -425,7 +421,23 @@ result<meta::object_info> engine_impl::write_object(object_id id, meta::object_k
   for (const auto& r : w.ranges())
     info.ranges.push_back(meta::object_range{r.stream, r.start, r.end, r.bytes});
   stats_.upload_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
+  give_object_buffer(std::move(bytes));
   return info;
+}
+
+std::string engine_impl::take_object_buffer() {
+  std::lock_guard lk(object_bufs_mu_);
+  if (object_bufs_.empty()) return {};
+  std::string b = std::move(object_bufs_.back());
+  object_bufs_.pop_back();
+  b.clear();
+  return b;
+}
+
+void engine_impl::give_object_buffer(std::string b) {
+  if (b.capacity() > opts_.upload_bytes + opts_.upload_bytes / 16 + (1 << 20)) return;
+  std::lock_guard lk(object_bufs_mu_);
+  if (object_bufs_.size() < 2) object_bufs_.push_back(std::move(b));
 }
 
 result<void> engine_impl::put_object(const std::string& key, std::string_view bytes) {
@@ -914,8 +926,14 @@ result<void> engine_impl::start(std::unique_ptr<wal::device> dev) {
   }
   if (recovered.empty()) trim_wal();
   if (opts_.background) {
-    uploader_ = std::thread([this] { uploader_loop(); });
-    janitor_ = std::thread([this] { janitor_loop(); });
+    uploader_ = std::thread([this] {
+      set_thread_name("stream-upload");
+      uploader_loop();
+    });
+    janitor_ = std::thread([this] {
+      set_thread_name("stream-janitor");
+      janitor_loop();
+    });
   }
   return ok();
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/thread.h"
 #include "kafka/protocol/api_table.h"
 #include "kafka/protocol/messages/api_versions.h"
 
@@ -77,7 +78,11 @@ result<std::unique_ptr<broker>> broker::open(broker_options opts, stream::engine
     std::lock_guard lk(hook->mu);
     if (hook->target) hook->target->on_append(id);
   });
-  for (int i = 0; i < 2; ++i) b->fetch_threads_.emplace_back([p = b.get()] { p->fetch_loop(); });
+  for (int i = 0; i < 2; ++i)
+    b->fetch_threads_.emplace_back([p = b.get()] {
+      set_thread_name("kafka-fetch");
+      p->fetch_loop();
+    });
   spdlog::info("kafka: broker {} ready with {} topics", b->opts_.node_id, b->topics_->list().size());
   return b;
 }

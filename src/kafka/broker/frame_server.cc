@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <cstring>
 #include <deque>
+#include <vector>
 
+#include "base/thread.h"
 #include "net/stream.h"
 
 namespace sluice::kafka {
@@ -13,14 +16,17 @@ struct frame_server::connection {
   connection_info info;
   std::unique_ptr<net::stream> s;
   std::mutex mu;
-  std::condition_variable cv;  // writer: head ready / closed; reader: room for another request
+  std::condition_variable writer_cv;  // the head of `pending` is ready, or closed
+  std::condition_variable reader_cv;  // room for another request, pending drained, or closed
   struct entry {
     uint64_t seq = 0;
+    size_t request_bytes = 0;
     bool ready = false;
     std::optional<std::string> response;
     bool close_after = false;
   };
   std::deque<entry> pending;  // requests in order, awaiting their responses
+  size_t pending_bytes = 0;   // request bytes of `pending`
   uint64_t next_seq = 0;
   bool closed = false;
 };
@@ -43,7 +49,8 @@ void responder::operator()(std::optional<std::string> response, bool close_after
   e.ready = true;
   e.response = std::move(response);
   e.close_after = close_after;
-  c->cv.notify_all();
+  // The writer only ever waits for the head: answers behind it wake nobody.
+  if (slot_->seq == first) c->writer_cv.notify_one();
 }
 
 frame_server::frame_server(frame_server_options opts, std::shared_ptr<frame_handler> handler)
@@ -56,7 +63,10 @@ frame_server::~frame_server() {
 result<void> frame_server::start() {
   SLUICE_TRY(listener_, net::listener::bind(opts_.address));
   port_ = listener_->port();
-  acceptor_ = std::thread([this] { accept_loop(); });
+  acceptor_ = std::thread([this] {
+    set_thread_name(opts_.name + "-accept");
+    accept_loop();
+  });
   return ok();
 }
 
@@ -69,7 +79,8 @@ void frame_server::stop() {
     {
       std::lock_guard cl(c->mu);
       c->closed = true;
-      c->cv.notify_all();
+      c->writer_cv.notify_all();
+      c->reader_cv.notify_all();
     }
     c->s->shutdown();
   }
@@ -103,6 +114,7 @@ void frame_server::accept_loop() {
       ++open_;
     }
     std::thread([this, c] {
+      set_thread_name(opts_.name + "-read");
       try {
         serve(c);
       } catch (const std::exception& e) {
@@ -119,82 +131,154 @@ void frame_server::accept_loop() {
 
 namespace {
 
-bool read_exact(net::stream& s, char* buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    boost::system::error_code ec;
-    size_t k = s.read(buf + got, n - got, ec);
-    if (ec || k == 0) return false;
-    got += k;
+// Reads frames through one buffer: a recv(2) usually brings many small
+// requests (librdkafka pipelines produce requests), so most frames cost no
+// system call of their own. Large frames are read straight into their string.
+class frame_reader {
+ public:
+  explicit frame_reader(net::stream& s) : s_(s), buf_(new char[kBufBytes]) {}
+
+  enum class status { frame, closed, too_large };
+
+  // Next frame body (without its size prefix) into `frame`. Waits up to
+  // idle_timeout for a frame to start; the rest of a frame must follow within
+  // the stream's timeout.
+  status next(std::string& frame, std::chrono::milliseconds idle_timeout, size_t max_frame, uint32_t& size) {
+    if (avail() == 0 && !s_.wait_readable(idle_timeout)) return status::closed;
+    if (!fill_to(4)) return status::closed;
+    uint32_t n;
+    std::memcpy(&n, buf_.get() + head_, 4);
+    n = ntohl(n);
+    size = n;
+    if (n > max_frame || n < 8) return status::too_large;
+    head_ += 4;
+    if (n <= kBufBytes) {
+      if (!fill_to(n)) return status::closed;
+      frame.assign(buf_.get() + head_, n);
+      head_ += n;
+      return status::frame;
+    }
+    // Larger than the buffer: what is buffered, then the rest directly.
+    frame.resize(n);
+    size_t have = avail();
+    std::memcpy(frame.data(), buf_.get() + head_, have);
+    head_ = tail_ = 0;
+    while (have < n) {
+      boost::system::error_code ec;
+      size_t k = s_.read(frame.data() + have, n - have, ec);
+      if (ec || k == 0) return status::closed;
+      have += k;
+    }
+    return status::frame;
   }
-  return true;
-}
+
+ private:
+  static constexpr size_t kBufBytes = 64 << 10;  // per connection
+
+  size_t avail() const { return tail_ - head_; }
+
+  // At least `need` (<= kBufBytes) unread bytes in the buffer.
+  bool fill_to(size_t need) {
+    if (avail() >= need) return true;
+    if (head_ + need > kBufBytes) {  // make room: move the unread bytes to the front
+      std::memmove(buf_.get(), buf_.get() + head_, avail());
+      tail_ -= head_;
+      head_ = 0;
+    }
+    while (avail() < need) {
+      boost::system::error_code ec;
+      size_t k = s_.read(buf_.get() + tail_, kBufBytes - tail_, ec);
+      if (ec || k == 0) return false;
+      tail_ += k;
+    }
+    return true;
+  }
+
+  net::stream& s_;
+  std::unique_ptr<char[]> buf_;
+  size_t head_ = 0, tail_ = 0;
+};
 
 }  // namespace
 
 void frame_server::serve(std::shared_ptr<connection> c) {
   net::stream& s = *c->s;
   s.set_timeout(opts_.write_timeout);
-  // The writer sends completed responses in request order.
+  // The writer sends completed responses in request order, every response
+  // that is ready in one gathered write.
   std::thread writer([this, c] {
-    std::string out;
+    set_thread_name(opts_.name + "-write");
+    std::vector<connection::entry> ready;
+    std::vector<std::array<char, 4>> sizes;
+    std::vector<std::string_view> pieces;
     for (;;) {
-      connection::entry e;
+      bool close_after = false;
       {
         std::unique_lock lk(c->mu);
-        c->cv.wait(lk, [&] { return c->closed || (!c->pending.empty() && c->pending.front().ready); });
+        c->writer_cv.wait(lk, [&] { return c->closed || (!c->pending.empty() && c->pending.front().ready); });
         if (c->closed) return;
-        e = std::move(c->pending.front());
-        c->pending.pop_front();
-        c->cv.notify_all();  // room for the reader
-      }
-      if (e.response) {
-        uint32_t n = htonl(static_cast<uint32_t>(e.response->size()));
-        out.resize(4);
-        std::memcpy(out.data(), &n, 4);
-        out.append(*e.response);
-        boost::system::error_code ec;
-        if (!c->s->write_all(out.data(), out.size(), ec)) {
-          spdlog::debug("{}: {}: write failed: {}", opts_.name, c->info.remote, ec.message());
-          e.close_after = true;
+        while (!c->pending.empty() && c->pending.front().ready && ready.size() < 256) {
+          c->pending_bytes -= c->pending.front().request_bytes;
+          ready.push_back(std::move(c->pending.front()));
+          c->pending.pop_front();
+          if (ready.back().close_after) break;
         }
-        if (out.capacity() > (1 << 20)) std::string().swap(out);
+        c->reader_cv.notify_one();  // room for the reader
       }
-      if (e.close_after) {
+      sizes.resize(ready.size());
+      pieces.clear();
+      for (size_t i = 0; i < ready.size(); ++i) {
+        close_after |= ready[i].close_after;
+        if (!ready[i].response) continue;
+        uint32_t n = htonl(static_cast<uint32_t>(ready[i].response->size()));
+        std::memcpy(sizes[i].data(), &n, 4);
+        pieces.emplace_back(sizes[i].data(), 4);
+        pieces.emplace_back(*ready[i].response);
+      }
+      if (!pieces.empty()) {
+        boost::system::error_code ec;
+        if (!c->s->write_all(pieces, ec)) {
+          spdlog::debug("{}: {}: write failed: {}", opts_.name, c->info.remote, ec.message());
+          close_after = true;
+        }
+      }
+      ready.clear();
+      if (close_after) {
         std::lock_guard lk(c->mu);
         c->closed = true;
-        c->cv.notify_all();
+        c->reader_cv.notify_all();
         c->s->shutdown();
         return;
       }
     }
   });
+  frame_reader in(s);
   for (;;) {
     {
       std::unique_lock lk(c->mu);
-      c->cv.wait(lk, [&] { return c->closed || c->pending.size() < opts_.max_in_flight; });
+      c->reader_cv.wait(lk, [&] {
+        return c->closed || c->pending.empty() ||
+               (c->pending.size() < opts_.max_in_flight && c->pending_bytes < opts_.max_in_flight_bytes);
+      });
       if (c->closed) break;
     }
-    if (!s.wait_readable(opts_.idle_timeout)) break;  // idle, closed or failed
-    char hdr[4];
-    if (!read_exact(s, hdr, 4)) break;
-    uint32_t n;
-    std::memcpy(&n, hdr, 4);
-    n = ntohl(n);
-    if (n > opts_.max_frame_bytes || n < 8) {
-      spdlog::warn("{}: {}: frame of {} bytes (limit {}); closing", opts_.name, c->info.remote, n,
+    std::string frame;
+    uint32_t size = 0;
+    auto st = in.next(frame, opts_.idle_timeout, opts_.max_frame_bytes, size);
+    if (st == frame_reader::status::too_large) {
+      spdlog::warn("{}: {}: frame of {} bytes (limit {}); closing", opts_.name, c->info.remote, size,
                    opts_.max_frame_bytes);
       break;
     }
-    std::string frame(n, '\0');
-    if (!read_exact(s, frame.data(), n)) break;
+    if (st != frame_reader::status::frame) break;  // idle, closed or failed
     responder r;
     r.slot_ = std::make_shared<responder::slot>();
     r.slot_->conn = c;
     {
       std::lock_guard lk(c->mu);
       r.slot_->seq = c->next_seq++;
-      c->pending.push_back(connection::entry{r.slot_->seq});
+      c->pending.push_back(connection::entry{.seq = r.slot_->seq, .request_bytes = frame.size()});
+      c->pending_bytes += frame.size();
     }
     handler_->handle(c->info, std::move(frame), r);
   }
@@ -202,9 +286,10 @@ void frame_server::serve(std::shared_ptr<connection> c) {
   // have half-closed after its last request).
   {
     std::unique_lock lk(c->mu);
-    c->cv.wait_for(lk, std::chrono::milliseconds(200), [&] { return c->closed || c->pending.empty(); });
+    c->reader_cv.wait_for(lk, std::chrono::milliseconds(200),
+                          [&] { return c->closed || c->pending.empty(); });
     c->closed = true;
-    c->cv.notify_all();
+    c->writer_cv.notify_all();
   }
   s.shutdown();
   writer.join();

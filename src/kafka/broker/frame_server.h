@@ -31,7 +31,14 @@ struct frame_server_options {
   std::string address = "0.0.0.0:9092";
   size_t max_connections = 1024;
   size_t max_frame_bytes = 100 << 20;               // socket.request.max.bytes
-  size_t max_in_flight = 64;                        // requests per connection awaiting their response
+  // Requests per connection read and awaiting their response, and their
+  // bytes: reading pauses at either bound (one request is always admitted).
+  // librdkafka sends one produce request per partition and pipelines them, so
+  // a producer of many partitions needs hundreds in flight while each waits
+  // for its WAL flush; Kafka itself answers one at a time per connection but
+  // never waits for a flush.
+  size_t max_in_flight = 1024;
+  size_t max_in_flight_bytes = 64 << 20;
   std::chrono::milliseconds idle_timeout{600'000};  // connections.max.idle.ms
   std::chrono::milliseconds write_timeout{60'000};
   std::string name = "kafka";

@@ -399,12 +399,16 @@ void handle_fetch(request_context& c) {
           if (!recs) {
             pd.error_code = code(to_kafka_error(recs.error()));
           } else {
-            std::string data;
+            // Always at least one batch (KIP-74), then only what fits.
+            size_t n = 0, bytes = 0;
             for (const auto& r : recs.value()) {
-              // Always at least one batch (KIP-74), then only what fits.
-              if (!data.empty() && data.size() + r->payload.size() > budget) break;
-              data.append(r->payload);
+              if (n > 0 && bytes + r->payload.size() > budget) break;
+              bytes += r->payload.size();
+              ++n;
             }
+            std::string data;
+            data.reserve(bytes);
+            for (size_t i = 0; i < n; ++i) data.append(recs.value()[i]->payload);
             if (version < 4 && !data.empty()) {
               // Consumers of Fetch v0-3 read message sets of magic 0/1.
               auto legacy = proto::convert_v2_to_legacy(data, version >= 2 ? 1 : 0);
@@ -425,7 +429,9 @@ void handle_fetch(request_context& c) {
       resp.responses.push_back(std::move(tr));
     }
     if (!final && total < std::max<size_t>(min_bytes, 1)) return false;
-    target.send(resp);
+    size_t partitions = 0;
+    for (const auto& tr : resp.responses) partitions += tr.partitions.size();
+    target.send(resp, total + 256 + 64 * partitions);
     return true;
   };
   uint64_t seq = b.append_seq();

@@ -11,6 +11,7 @@
 #include <queue>
 #include <thread>
 
+#include "base/thread.h"
 #include "kafka/group/internal/group.h"
 
 namespace sluice::kafka::group {
@@ -78,7 +79,11 @@ class group_coordinator::impl {
   }
 
   void start() {
-    if (opts_.background_timer) timer_thread_ = std::thread([this] { timer_loop(); });
+    if (opts_.background_timer)
+      timer_thread_ = std::thread([this] {
+        set_thread_name("group-timer");
+        timer_loop();
+      });
   }
 
   void stop() {

@@ -114,9 +114,11 @@ block_entry decode_entry(reader& r) {
 
 struct object_writer::impl {
   sink_fn sink;
+  std::string* out = nullptr;  // in-place mode: blocks are built inside *out (no sink, no copy)
   size_t block_size;
-  std::string block;  // the open block: header (filled when it closes) + records
-  block_entry open;   // its entry; meaningful while block is non-empty
+  std::string block;       // sink mode: the open block: header (filled when it closes) + records
+  size_t block_start = 0;  // where the open block starts in buf()
+  block_entry open;        // its entry; meaningful while the open block is not empty
   std::vector<block_entry> index;
   uint64_t written = 0;
   bool have_last = false;
@@ -125,8 +127,13 @@ struct object_writer::impl {
   bool finished = false;
   std::optional<error> failed;  // the sink's error; the object is lost
 
+  std::string& buf() { return out ? *out : block; }
+  size_t open_size() { return buf().size() - block_start; }
+
   result<void> emit(std::string_view bytes) {
-    if (auto r = sink(bytes); !r) {
+    if (out) {
+      out->append(bytes);
+    } else if (auto r = sink(bytes); !r) {
       failed = r.error();
       return fail(r.error());
     }
@@ -135,21 +142,35 @@ struct object_writer::impl {
   }
 
   result<void> close_block() {
-    if (block.empty()) return ok();
-    store_le<uint32_t>(block.data() + 12, open.record_count);
-    store_le<uint32_t>(block.data() + 16, static_cast<uint32_t>(block.size() - kBlockHeaderSize));
-    put_le<uint32_t>(block, crc32c(block));
+    if (open_size() == 0) return ok();
+    std::string& b = buf();
+    char* start = b.data() + block_start;
+    store_le<uint32_t>(start + 12, open.record_count);
+    store_le<uint32_t>(start + 16, static_cast<uint32_t>(open_size() - kBlockHeaderSize));
+    put_le<uint32_t>(b, crc32c(std::string_view(b).substr(block_start)));
     open.position = written;
-    open.size = static_cast<uint32_t>(block.size());
-    SLUICE_TRY(emit(block));
+    open.size = static_cast<uint32_t>(open_size());
+    if (out) {
+      written += open_size();  // already in place
+      block_start = out->size();
+    } else {
+      SLUICE_TRY(emit(block));
+      block.clear();
+    }
     index.push_back(open);
-    block.clear();
     return ok();
   }
 };
 
 object_writer::object_writer(sink_fn sink, size_t block_size) : impl_(std::make_shared<impl>()) {
   impl_->sink = std::move(sink);
+  impl_->block_size = std::max<size_t>(block_size, 1);
+}
+
+object_writer::object_writer(std::string& out, size_t block_size) : impl_(std::make_shared<impl>()) {
+  impl_->out = &out;
+  impl_->block_start = out.size();
+  impl_->written = 0;
   impl_->block_size = std::max<size_t>(block_size, 1);
 }
 
@@ -174,34 +195,35 @@ result<void> object_writer::add(const record& r) {
                                           std::to_string(w.last_end));
     }
   }
-  size_t grown = w.block.size() + kRecordHeaderSize + r.payload.size() + kCrcSize;
+  size_t grown = w.open_size() + kRecordHeaderSize + r.payload.size() + kCrcSize;
   // A new block at a stream change, at the size limit, and at a gap in a
   // stream's offsets (compaction may merge ranges that are not adjacent);
   // within a block offsets are contiguous.
-  if (!w.block.empty() && (r.stream != w.open.stream || r.base != w.open.end || grown > kMaxBlockSize)) {
+  if (w.open_size() != 0 && (r.stream != w.open.stream || r.base != w.open.end || grown > kMaxBlockSize)) {
     SLUICE_TRY(w.close_block());
   }
-  if (w.block.empty()) {
-    w.block.reserve(std::min<size_t>(w.block_size + kBlockOverhead, 16 << 20));
-    w.block.append(kBlockMagic, sizeof(kBlockMagic));
-    put_le<uint64_t>(w.block, r.stream.value());
-    put_le<uint32_t>(w.block, 0);  // record_count, set at close
-    put_le<uint32_t>(w.block, 0);  // payload_length, set at close
+  std::string& b = w.buf();
+  if (w.open_size() == 0) {
+    if (!w.out) b.reserve(std::min<size_t>(w.block_size + kBlockOverhead, 16 << 20));
+    b.append(kBlockMagic, sizeof(kBlockMagic));
+    put_le<uint64_t>(b, r.stream.value());
+    put_le<uint32_t>(b, 0);  // record_count, set at close
+    put_le<uint32_t>(b, 0);  // payload_length, set at close
     w.open = block_entry{.stream = r.stream, .start = r.base, .end = r.base};
   }
-  put_le<int64_t>(w.block, r.base);
-  put_le<uint32_t>(w.block, r.count);
-  put_le<int64_t>(w.block, r.max_timestamp);
-  put_le<uint64_t>(w.block, r.epoch.value());
-  put_le<uint32_t>(w.block, static_cast<uint32_t>(r.payload.size()));
-  w.block.append(r.payload);
+  put_le<int64_t>(b, r.base);
+  put_le<uint32_t>(b, r.count);
+  put_le<int64_t>(b, r.max_timestamp);
+  put_le<uint64_t>(b, r.epoch.value());
+  put_le<uint32_t>(b, static_cast<uint32_t>(r.payload.size()));
+  b.append(r.payload);
   w.open.end = r.end();
   ++w.open.record_count;
   w.open.max_timestamp = std::max(w.open.max_timestamp, r.max_timestamp);
   w.have_last = true;
   w.last_stream = r.stream;
   w.last_end = r.end();
-  if (w.block.size() + kCrcSize >= w.block_size) {
+  if (w.open_size() + kCrcSize >= w.block_size) {
     SLUICE_TRY(w.close_block());
   }
   return ok();

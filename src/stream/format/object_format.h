@@ -70,6 +70,10 @@ class object_writer {
  public:
   using sink_fn = std::function<result<void>(std::string_view bytes)>;
   explicit object_writer(sink_fn sink, size_t block_size = 512 << 10);
+  // Builds the object at the end of `out` in place (blocks are not copied
+  // through a sink): for objects assembled in memory. `out` must outlive the
+  // writer; reserve it beforehand to avoid reallocations.
+  object_writer(std::string& out, size_t block_size);
 
   result<void> add(const record& r);
   // Flushes the open block, writes index and footer. add() and finish() fail

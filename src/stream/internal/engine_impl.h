@@ -121,6 +121,14 @@ class engine_impl final : public engine {
   std::atomic<int64_t> in_flight_{0};
 
   std::mutex upload_mu_;  // one upload at a time, in order
+  // Buffers objects are built in, kept for the next object (upload or
+  // compaction) so each one does not fault in tens of MiB of fresh pages.
+  // At most two are kept, each no larger than an upload; a buffer is simply
+  // freed on an error path.
+  std::mutex object_bufs_mu_;
+  std::vector<std::string> object_bufs_;
+  std::string take_object_buffer();
+  void give_object_buffer(std::string b);
   std::mutex trim_mu_;
   std::mutex janitor_mu_;  // one janitor pass at a time
   std::mutex retention_mu_;

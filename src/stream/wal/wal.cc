@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "base/crypto.h"
+#include "base/thread.h"
 #include "stream/types.h"
 #include "stream/wal/format.h"
 
@@ -452,8 +453,14 @@ result<void> ring_log::open(const std::function<result<void>(const recovered_rec
   spare_ = std::make_unique<group>();
   spare_->buf.reset(group_bytes_, align_);
   running_ = true;
-  writer_ = std::thread([this] { writer_loop(); });
-  syncer_ = std::thread([this] { syncer_loop(); });
+  writer_ = std::thread([this] {
+    set_thread_name("wal-write");
+    writer_loop();
+  });
+  syncer_ = std::thread([this] {
+    set_thread_name("wal-sync");
+    syncer_loop();
+  });
   return ok();
 }
 

@@ -45,9 +45,13 @@ struct reply_target {
         api_key(c.header.api_key),
         version(c.header.api_version) {}
 
+  // size_hint: expected bytes (reserved up front, so a large response is
+  // not copied again each time the buffer grows).
   template <class Response>
-  void send(const Response& r) const {
-    protocol::writer w;
+  void send(const Response& r, size_t size_hint = 0) const {
+    std::string buf;
+    buf.reserve(size_hint);
+    protocol::writer w(std::move(buf));
     protocol::write_response_header(w, correlation_id, protocol::response_header_version(api_key, version));
     r.write(w, version);
     respond(w.take());

@@ -92,6 +92,65 @@ TEST_F(BrokerTest, ProduceThenFetchReturnsTheBatchesWithAssignedOffsets) {
   EXPECT_EQ(produce("nope", 0, batch(1)).responses[0].partition_responses[0].error_code, 3);
 }
 
+TEST_F(BrokerTest, PipelinedRequestsInOneWriteAreAnsweredInOrder) {
+  // librdkafka pipelines one produce request per partition: hundreds arrive
+  // back to back, several per read. Among them one frame larger than the
+  // connection's read buffer, and the answers come back in request order.
+  ASSERT_TRUE(broker_->topics().create("t", 4, 1, {}));
+  std::string wire;
+  const int n = 300;
+  for (int i = 0; i < n; ++i) {
+    proto::produce_request req;
+    req.acks = -1;
+    req.timeout_ms = 5000;
+    proto::produce_request::topic_produce_data td;
+    td.name = "t";
+    proto::produce_request::partition_produce_data pd;
+    pd.index = i % 4;
+    std::vector<proto::record_data> recs(1);
+    recs[0].timestamp = 1000;
+    recs[0].value = std::string(i == 150 ? 200000 : 50, 'v');
+    proto::batch_options o;
+    o.producer_id = -1;
+    o.producer_epoch = -1;
+    o.base_sequence = -1;
+    const std::string records = proto::build_batch(o, recs);  // pd.records views it
+    pd.records = records;
+    td.partition_data.push_back(pd);
+    req.topic_data.push_back(td);
+    proto::writer w;
+    proto::request_header h;
+    h.api_key = 0;
+    h.api_version = 7;
+    h.correlation_id = 1000 + i;
+    h.client_id = "test";
+    proto::write_request_header(w, h, proto::request_header_version(0, 7));
+    req.write(w, 7);
+    uint32_t len = htonl(static_cast<uint32_t>(w.size()));
+    wire.append(reinterpret_cast<char*>(&len), 4);
+    wire.append(w.buffer());
+  }
+  boost::system::error_code ec;
+  ASSERT_TRUE(conn().write_all(wire.data(), wire.size(), ec)) << ec.message();
+  std::map<int32_t, int64_t> next_offset;
+  for (int i = 0; i < n; ++i) {
+    char hdr[4];
+    ASSERT_TRUE(read_exact(hdr, 4)) << i;
+    uint32_t len;
+    std::memcpy(&len, hdr, 4);
+    std::string body(ntohl(len), '\0');
+    ASSERT_TRUE(read_exact(body.data(), body.size())) << i;
+    proto::reader r(body);
+    proto::response_header rh;
+    proto::read_response_header(r, proto::response_header_version(0, 7), rh);
+    ASSERT_EQ(rh.correlation_id, 1000 + i);
+    auto resp = decode<proto::produce_response>(body.substr(r.position()), 7);
+    const auto& pr = resp.responses.at(0).partition_responses.at(0);
+    ASSERT_EQ(pr.error_code, 0) << i;
+    EXPECT_EQ(pr.base_offset, next_offset[i % 4]++) << i;
+  }
+}
+
 TEST_F(BrokerTest, LocalProduceCreatesTheTopicAndKeysPickPartitions) {
   std::vector<broker::local_record> recs;
   for (int i = 0; i < 20; ++i) {

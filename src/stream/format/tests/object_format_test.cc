@@ -170,6 +170,37 @@ TEST(ObjectFormat, RoundTripManyStreamsRecordsAndBlockSizes) {
   }
 }
 
+TEST(ObjectFormat, InPlaceWriterBuildsTheSameBytesAsTheSink) {
+  std::mt19937_64 rng(7);
+  for (size_t block_size : {size_t{1}, size_t{1000}, size_t{64 << 10}}) {
+    auto recs = random_records(rng, 1 + static_cast<int>(rng() % 20), 30, 3000);
+    std::string via_sink;
+    object_writer a(
+        [&](std::string_view b) -> result<void> {
+          via_sink.append(b);
+          return ok();
+        },
+        block_size);
+    // In place after bytes already in the buffer: positions stay relative to the object.
+    std::string in_place = "prefix";
+    object_writer b(in_place, block_size);
+    for (const auto& r : recs) {
+      ASSERT_TRUE(a.add(r));
+      ASSERT_TRUE(b.add(r));
+      EXPECT_EQ(a.bytes_written(), b.bytes_written());
+    }
+    ASSERT_TRUE(a.finish());
+    ASSERT_TRUE(b.finish());
+    EXPECT_EQ(in_place.substr(0, 6), "prefix");
+    EXPECT_EQ(in_place.substr(6), via_sink);
+    EXPECT_EQ(a.index(), b.index());
+    EXPECT_EQ(a.ranges(), b.ranges());
+    auto back = read_all(std::string_view(in_place).substr(6));
+    ASSERT_TRUE(back) << back.error().message();
+    ASSERT_EQ(back.value().size(), recs.size());
+  }
+}
+
 TEST(ObjectFormat, WriterStreamsBlocksAsTheyClose) {
   std::vector<size_t> pieces;
   object_writer w(
