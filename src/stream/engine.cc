@@ -404,7 +404,10 @@ result<meta::object_info> engine_impl::write_object(object_id id, meta::object_k
   size_t payload_bytes = 0;
   for (const auto& r : records) payload_bytes += r->payload.size();
   std::string bytes = take_object_buffer();
-  bytes.reserve(payload_bytes + payload_bytes / 32 + records.size() * 64 + (64 << 10));
+  // Every upload-sized object asks for the same capacity, so a kept buffer is
+  // always big enough and never reallocated (a fresh one faults in every page).
+  const size_t need = payload_bytes + payload_bytes / 32 + records.size() * 64 + (64 << 10);
+  bytes.reserve(std::max(need, need <= object_buffer_keep_bytes() ? object_buffer_keep_bytes() : 0));
   format::object_writer w(bytes, opts_.object_block_bytes);  // blocks built in place
   int64_t data_time = -1;
   for (const auto& r : records) {
@@ -435,7 +438,7 @@ std::string engine_impl::take_object_buffer() {
 }
 
 void engine_impl::give_object_buffer(std::string b) {
-  if (b.capacity() > opts_.upload_bytes + opts_.upload_bytes / 16 + (1 << 20)) return;
+  if (b.capacity() > object_buffer_keep_bytes()) return;
   std::lock_guard lk(object_bufs_mu_);
   if (object_bufs_.size() < 2) object_bufs_.push_back(std::move(b));
 }

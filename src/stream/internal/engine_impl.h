@@ -128,6 +128,7 @@ class engine_impl final : public engine {
   std::mutex object_bufs_mu_;
   std::vector<std::string> object_bufs_;
   std::string take_object_buffer();
+  size_t object_buffer_keep_bytes() const { return opts_.upload_bytes + opts_.upload_bytes / 16 + (2 << 20); }
   void give_object_buffer(std::string b);
   std::mutex trim_mu_;
   std::mutex janitor_mu_;  // one janitor pass at a time
