@@ -7,4 +7,10 @@ namespace sluice {
 
 void set_thread_name(std::string_view name);
 
+// Lowers the calling thread's CPU priority (nice 10) for background work —
+// uploads, compaction, retention — so that on a busy machine the threads that
+// acknowledge requests (WAL, network) are scheduled first. Threads it starts
+// inherit it.
+void lower_thread_priority();
+
 }  // namespace sluice

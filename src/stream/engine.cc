@@ -269,7 +269,7 @@ void engine_impl::on_durable(const std::shared_ptr<stream_state>& st, const reco
   st->confirmed.store(rec->end());
   stats_.appends.fetch_add(1, std::memory_order_relaxed);
   stats_.append_bytes.fetch_add(rec->payload.size(), std::memory_order_relaxed);
-  done(append_result{rec->base, rec->end()});
+  done(append_result{rec->base, rec->end(), st->start.load()});
   std::vector<std::function<void(stream_id, offset)>> listeners;
   {
     std::lock_guard lk(listeners_mu_);
@@ -931,10 +931,12 @@ result<void> engine_impl::start(std::unique_ptr<wal::device> dev) {
   if (opts_.background) {
     uploader_ = std::thread([this] {
       set_thread_name("stream-upload");
+      lower_thread_priority();
       uploader_loop();
     });
     janitor_ = std::thread([this] {
       set_thread_name("stream-janitor");
+      lower_thread_priority();
       janitor_loop();
     });
   }

@@ -77,7 +77,8 @@ struct append_request {
 
 struct append_result {
   offset base = 0;
-  offset end = 0;  // base + count
+  offset end = 0;    // base + count
+  offset start = 0;  // the stream's start (oldest readable offset) when the append became durable
 };
 
 using append_callback = std::function<void(result<append_result>)>;

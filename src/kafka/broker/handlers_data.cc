@@ -309,7 +309,7 @@ void handle_produce(request_context& c) {
           part->producers.record(h, base);  // under the partition's append lock (held by the caller)
         };
         b.engine().append(*sid, std::move(ar),
-                          [state, remaining, bi, ti, pi, sid = *sid, eng = &b.engine(), log_append_time,
+                          [state, remaining, bi, ti, pi, log_append_time,
                            ts = append_time](result<stream::append_result> r) {
                             {
                               std::lock_guard lk(state->mu);
@@ -317,19 +317,15 @@ void handle_produce(request_context& c) {
                               if (!r) {
                                 pr.error_code = code(to_kafka_error(r.error()));
                                 pr.base_offset = -1;
-                              } else if (bi == 0 && pr.error_code == 0) {
-                                pr.base_offset = r.value().base;
-                                if (log_append_time) pr.log_append_time_ms = ts;
+                              } else {
+                                if (bi == 0 && pr.error_code == 0) {
+                                  pr.base_offset = r.value().base;
+                                  if (log_append_time) pr.log_append_time_ms = ts;
+                                }
+                                pr.log_start_offset = r.value().start;
                               }
                             }
-                            if (remaining->fetch_sub(1) == 1) {
-                              if (auto st = eng->status(sid)) {
-                                std::lock_guard lk(state->mu);
-                                state->resp.responses[ti].partition_responses[pi].log_start_offset =
-                                    st.value().start;
-                              }
-                              state->done();
-                            }
+                            if (remaining->fetch_sub(1) == 1) state->done();
                           });
       }
     }

@@ -364,6 +364,8 @@ TEST_F(EngineTest, TrimRetentionAndObjectDeletion) {
   for (int i = 0; i < 5; ++i) e2 = append(s, 100).end;
   ASSERT_TRUE(engine_->trim(s, end + 20));
   EXPECT_EQ(read_all_and_check(s, end + 20, e2), 3u);
+  // An append reports the start it saw (Kafka's log_start_offset in produce answers).
+  EXPECT_EQ(append(s, 100).start, end + 20);
 }
 
 TEST_F(EngineTest, CompactionMergesAndSplitsAndKeepsReadsCorrect) {
