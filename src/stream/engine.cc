@@ -384,15 +384,19 @@ result<void> engine_impl::upload_block(const std::shared_ptr<cache_block>& b) {
     }
   }
   stats_.uploads.fetch_add(1, std::memory_order_relaxed);
+  std::vector<std::shared_ptr<cache_block>> evicted;
   {
     std::lock_guard lk(cache_mu_);
     b->uploaded = true;
     unuploaded_bytes_ -= b->bytes;
     uploaded_seq_ = std::max(uploaded_seq_, b->seq);
-    evict_locked();
+    evicted = evict_locked();
     space_cv_.notify_all();
     uploaded_cv_.notify_all();
   }
+  // The evicted records (an upload's worth, tens of thousands) are freed here,
+  // outside cache_mu_, which every acknowledged append takes.
+  evicted.clear();
   return ok();
 }
 
@@ -457,9 +461,11 @@ result<void> engine_impl::put_object(const std::string& key, std::string_view by
   return up->complete();
 }
 
-void engine_impl::evict_locked() {
+std::vector<std::shared_ptr<cache_block>> engine_impl::evict_locked() {
+  std::vector<std::shared_ptr<cache_block>> evicted;
   while (cache_bytes_ > opts_.log_cache_bytes && !blocks_.empty() && blocks_.front()->uploaded) {
     auto b = blocks_.front();
+    evicted.push_back(b);
     blocks_.pop_front();
     for (const auto& [st, rec] : b->records) {
       auto it = st->cached.find(rec->base);
@@ -467,6 +473,7 @@ void engine_impl::evict_locked() {
     }
     cache_bytes_ -= b->bytes;
   }
+  return evicted;
 }
 
 void engine_impl::trim_wal() {

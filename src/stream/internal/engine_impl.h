@@ -82,7 +82,9 @@ class engine_impl final : public engine {
   cache_block& active_block_locked();
   void seal_active_locked();
   std::shared_ptr<cache_block> next_upload_locked();
-  void evict_locked();
+  // Drops uploaded blocks beyond the cache size from the cache; returns them
+  // so the caller frees their records after releasing cache_mu_.
+  std::vector<std::shared_ptr<cache_block>> evict_locked();
   void uploader_loop();
   void janitor_loop();
   result<void> upload_block(const std::shared_ptr<cache_block>& b);
