@@ -19,10 +19,7 @@ constexpr std::chrono::seconds kIdleProbe{30};
 
 delivery_worker::delivery_worker(outbox& box, std::string arn, target_factory make, worker_options opts)
     : box_(box), arn_(std::move(arn)), make_(std::move(make)), opts_(opts) {
-  thread_ = std::thread([this] {
-    set_thread_name("notify-deliver");
-    run();
-  });
+  thread_ = named_thread("notify-deliver", [this] { run(); });
 }
 
 delivery_worker::~delivery_worker() {

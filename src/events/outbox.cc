@@ -260,10 +260,7 @@ result<std::unique_ptr<outbox>> outbox::open(const std::string& dir) {
         return SQLITE_OK;
       },
       o.get());
-  o->writer_ = std::thread([p = o.get()] {
-    set_thread_name("outbox-writer");
-    p->run();
-  });
+  o->writer_ = named_thread("outbox-writer", [p = o.get()] { p->run(); });
   return o;
 }
 

@@ -246,10 +246,7 @@ server::~server() { stop(); }
 result<void> server::start() {
   SLUICE_TRY(listener_, net::listener::bind(opts_.address));
   port_ = listener_->port();
-  acceptor_ = std::thread([this] {
-    set_thread_name(opts_.name + "-accept");
-    accept_loop();
-  });
+  acceptor_ = named_thread(opts_.name + "-accept", [this] { accept_loop(); });
   return ok();
 }
 
@@ -279,8 +276,7 @@ void server::accept_loop() {
     }
     ++open_;
     int raw = fd.value();
-    std::thread([this, raw] {
-      set_thread_name(opts_.name + "-conn");
+    named_thread(opts_.name + "-conn", [this, raw] {
       auto s = net::stream::make(raw, opts_.tls, std::chrono::milliseconds(10'000));
       if (!s) {
         spdlog::debug("{}: {}", opts_.name, s.error().message());

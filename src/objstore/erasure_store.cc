@@ -610,14 +610,8 @@ class erasure_store_impl final : public erasure_store {
       for (auto& d : drives_) d->healing = false;
     }
     if (opts_.background) {
-      bg_ = std::thread([this] {
-        set_thread_name("store-bg");
-        background_loop();
-      });
-      heal_thread_ = std::thread([this] {
-        set_thread_name("store-heal");
-        heal_loop();
-      });
+      bg_ = named_thread("store-bg", [this] { background_loop(); });
+      heal_thread_ = named_thread("store-heal", [this] { heal_loop(); });
     }
     if (fresh_) schedule_full_heal();
     return ok();

@@ -9,12 +9,11 @@
 #include <algorithm>
 #include <array>
 #include <boost/json.hpp>
-#include <cstdlib>
 #include <cstring>
 #include <future>
-#include <memory>
 #include <mutex>
 
+#include "base/aligned_buffer.h"
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/fs.h"
@@ -42,20 +41,6 @@ struct staged_body {
   std::string md5_hex;
 };
 
-// A chunk buffer aligned for O_DIRECT.
-struct aligned_chunk {
-  struct free_deleter {
-    void operator()(char* p) const { std::free(p); }
-  };
-  std::unique_ptr<char, free_deleter> p;
-  aligned_chunk() {
-    void* mem = nullptr;
-    if (::posix_memalign(&mem, kDirectAlign, kIoChunk) != 0) throw std::bad_alloc();
-    p.reset(static_cast<char*>(mem));
-  }
-  char* data() { return p.get(); }
-};
-
 // Opens the spill file for direct I/O when the file system allows it (ext4,
 // xfs; not tmpfs): large bodies then go to the disk without a copy through the
 // page cache, which costs more CPU than the hashing on small machines.
@@ -75,10 +60,10 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
   bool direct = false;
   // Two chunks: once the body spills to a file, one helper thread hashes a
   // chunk while another writes it and this thread receives the next. MD5 is
-  // the slowest of the three (about 430 MB/s on the 2-core VM of
-  // docs/BENCHMARKS.md, where a 1 MiB direct write takes 1 ms): in series with
-  // the write it cost a third of a large PUT's throughput.
-  aligned_chunk bufs[2];
+  // the slowest of the three (on the 2-core VM of docs/BENCHMARKS.md about
+  // 2.4 ms per MiB under load, against 1 ms for a direct write): in series
+  // with the write it cost a fifth of a large PUT's throughput.
+  aligned_buffer bufs[2] = {{kIoChunk, kDirectAlign}, {kIoChunk, kDirectAlign}};
   int cur = 0;
   // Declared last: their destructors wait for the helpers before the buffers go away.
   std::future<void> hashing;

@@ -411,7 +411,7 @@ result<meta::object_info> engine_impl::write_object(object_id id, meta::object_k
   // Every upload-sized object asks for the same capacity, so a kept buffer is
   // always big enough and never reallocated (a fresh one faults in every page).
   const size_t need = payload_bytes + payload_bytes / 32 + records.size() * 64 + (64 << 10);
-  bytes.reserve(std::max(need, need <= object_buffer_keep_bytes() ? object_buffer_keep_bytes() : 0));
+  bytes.reserve(need <= object_buffer_keep_bytes() ? object_buffer_keep_bytes() : need);
   format::object_writer w(bytes, opts_.object_block_bytes);  // blocks built in place
   int64_t data_time = -1;
   for (const auto& r : records) {
@@ -936,13 +936,11 @@ result<void> engine_impl::start(std::unique_ptr<wal::device> dev) {
   }
   if (recovered.empty()) trim_wal();
   if (opts_.background) {
-    uploader_ = std::thread([this] {
-      set_thread_name("stream-upload");
+    uploader_ = named_thread("stream-upload", [this] {
       lower_thread_priority();
       uploader_loop();
     });
-    janitor_ = std::thread([this] {
-      set_thread_name("stream-janitor");
+    janitor_ = named_thread("stream-janitor", [this] {
       lower_thread_priority();
       janitor_loop();
     });

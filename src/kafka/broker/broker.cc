@@ -79,10 +79,7 @@ result<std::unique_ptr<broker>> broker::open(broker_options opts, stream::engine
     if (hook->target) hook->target->on_append(id);
   });
   for (int i = 0; i < 2; ++i)
-    b->fetch_threads_.emplace_back([p = b.get()] {
-      set_thread_name("kafka-fetch");
-      p->fetch_loop();
-    });
+    b->fetch_threads_.push_back(named_thread("kafka-fetch", [p = b.get()] { p->fetch_loop(); }));
   spdlog::info("kafka: broker {} ready with {} topics", b->opts_.node_id, b->topics_->list().size());
   return b;
 }

@@ -63,10 +63,7 @@ frame_server::~frame_server() {
 result<void> frame_server::start() {
   SLUICE_TRY(listener_, net::listener::bind(opts_.address));
   port_ = listener_->port();
-  acceptor_ = std::thread([this] {
-    set_thread_name(opts_.name + "-accept");
-    accept_loop();
-  });
+  acceptor_ = named_thread(opts_.name + "-accept", [this] { accept_loop(); });
   return ok();
 }
 
@@ -113,8 +110,7 @@ void frame_server::accept_loop() {
       conns_.insert(c);
       ++open_;
     }
-    std::thread([this, c] {
-      set_thread_name(opts_.name + "-read");
+    named_thread(opts_.name + "-read", [this, c] {
       try {
         serve(c);
       } catch (const std::exception& e) {
@@ -206,8 +202,7 @@ void frame_server::serve(std::shared_ptr<connection> c) {
   s.set_timeout(opts_.write_timeout);
   // The writer sends completed responses in request order, every response
   // that is ready in one gathered write.
-  std::thread writer([this, c] {
-    set_thread_name(opts_.name + "-write");
+  std::thread writer = named_thread(opts_.name + "-write", [this, c] {
     std::vector<connection::entry> ready;
     std::vector<std::array<char, 4>> sizes;
     std::vector<std::string_view> pieces;

@@ -79,11 +79,7 @@ class group_coordinator::impl {
   }
 
   void start() {
-    if (opts_.background_timer)
-      timer_thread_ = std::thread([this] {
-        set_thread_name("group-timer");
-        timer_loop();
-      });
+    if (opts_.background_timer) timer_thread_ = named_thread("group-timer", [this] { timer_loop(); });
   }
 
   void stop() {

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 
+#include "base/aligned_buffer.h"
 #include "base/fs.h"
 #include "stream/types.h"
 #include "stream/wal/wal.h"
@@ -27,10 +28,6 @@ constexpr size_t kFillChunk = 4 << 20;  // zero-fill write size at creation
 error io(const std::string& what, int err) {
   return error(errc::io_error, errno_error(what, err).message());
 }
-
-struct free_deleter {
-  void operator()(char* p) const { std::free(p); }
-};
 
 class file_device final : public device {
  public:
@@ -111,11 +108,11 @@ result<void> create_file(const std::string& path, uint64_t size, bool direct) {
   // converts it, a metadata change that every fdatasync must then commit
   // through the journal. Writing zeros once makes every later WAL write a
   // pure data overwrite.
-  std::unique_ptr<char, free_deleter> zeros(static_cast<char*>(std::aligned_alloc(kBlock, kFillChunk)));
-  std::memset(zeros.get(), 0, kFillChunk);
+  aligned_buffer zeros(kFillChunk, kBlock);
+  std::memset(zeros.data(), 0, kFillChunk);
   file_device dev(std::move(f.value()), size, kBlock, tmp);
   for (uint64_t pos = 0; pos < size; pos += kFillChunk) {
-    auto r = dev.write(pos, zeros.get(), static_cast<size_t>(std::min<uint64_t>(kFillChunk, size - pos)));
+    auto r = dev.write(pos, zeros.data(), static_cast<size_t>(std::min<uint64_t>(kFillChunk, size - pos)));
     if (!r) {
       (void)fs::remove(tmp);
       return r;

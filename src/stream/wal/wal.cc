@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/aligned_buffer.h"
 #include "base/crypto.h"
 #include "base/thread.h"
 #include "stream/types.h"
@@ -43,33 +44,6 @@ constexpr size_t kHdr = f::kRecordHeaderBytes;
 constexpr size_t kMinAlign = 4096;
 constexpr size_t kReadWindow = 8 << 20;  // recovery reads at least this much at a time
 constexpr size_t kZeroChunk = 1 << 20;
-
-// A heap buffer aligned for O_DIRECT.
-class aligned_buffer {
- public:
-  aligned_buffer() = default;
-  aligned_buffer(const aligned_buffer&) = delete;
-  aligned_buffer& operator=(const aligned_buffer&) = delete;
-  ~aligned_buffer() { std::free(p_); }
-  char* data() const { return p_; }
-  size_t capacity() const { return n_; }
-  // Makes room for n bytes (rounded up to the alignment); contents are lost when it grows.
-  void reset(size_t n, size_t align) {
-    n = (n + align - 1) / align * align;
-    if (n == n_) return;
-    std::free(p_);
-    p_ = static_cast<char*>(std::aligned_alloc(align, n));
-    if (!p_) throw std::bad_alloc();
-    n_ = n;
-  }
-  void reserve(size_t n, size_t align) {
-    if (n > n_) reset(n, align);
-  }
-
- private:
-  char* p_ = nullptr;
-  size_t n_ = 0;
-};
 
 struct entry {
   uint64_t offset;
@@ -453,14 +427,8 @@ result<void> ring_log::open(const std::function<result<void>(const recovered_rec
   spare_ = std::make_unique<group>();
   spare_->buf.reset(group_bytes_, align_);
   running_ = true;
-  writer_ = std::thread([this] {
-    set_thread_name("wal-write");
-    writer_loop();
-  });
-  syncer_ = std::thread([this] {
-    set_thread_name("wal-sync");
-    syncer_loop();
-  });
+  writer_ = named_thread("wal-write", [this] { writer_loop(); });
+  syncer_ = named_thread("wal-sync", [this] { syncer_loop(); });
   return ok();
 }
 
