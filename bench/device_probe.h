@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,20 @@ inline percentiles device_fsync(const std::string& dir, int count) {
   ::close(fd);
   ::unlink(path.c_str());
   return pct(lat);
+}
+
+// Drops the page cache of every regular file under `dir` (their data is on
+// the device: written with fdatasync or O_DIRECT), so the next reads of them
+// come from the device.
+inline void drop_page_cache(const std::string& dir) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    int fd = ::open(e.path().c_str(), O_RDONLY);
+    if (fd < 0) continue;
+    ::fdatasync(fd);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
 }
 
 // MB/s writing `total` bytes sequentially.

@@ -17,21 +17,30 @@ block_records block_cache::get_block(object_id obj, uint64_t position) {
   return it->second->records;
 }
 
-void block_cache::put_block(object_id obj, uint64_t position, block_records records, size_t bytes) {
+void block_cache::put_block(object_id obj, uint64_t position, block_records records,
+                            std::shared_ptr<const std::string> buffer) {
+  std::list<entry> evicted;  // destroyed after mu_ is released (frees buffers)
   std::lock_guard lk(mu_);
   key k{obj.value(), position};
   if (auto it = map_.find(k); it != map_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second);
     return;
   }
-  lru_.push_front(entry{k, std::move(records), bytes});
+  if (buffer_refs_[buffer.get()]++ == 0) bytes_ += buffer->size();
+  lru_.push_front(entry{k, std::move(records), std::move(buffer)});
   map_[k] = lru_.begin();
-  bytes_ += bytes;
   while (bytes_ > capacity_ && lru_.size() > 1) {
-    auto& last = lru_.back();
-    bytes_ -= last.bytes;
-    map_.erase(last.k);
-    lru_.pop_back();
+    release(lru_.back());
+    map_.erase(lru_.back().k);
+    evicted.splice(evicted.begin(), lru_, std::prev(lru_.end()));
+  }
+}
+
+void block_cache::release(const entry& e) {
+  auto it = buffer_refs_.find(e.buffer.get());
+  if (--it->second == 0) {
+    bytes_ -= e.buffer->size();
+    buffer_refs_.erase(it);
   }
 }
 

@@ -1,10 +1,16 @@
 #pragma once
 // Caches for reads from objects: decoded data blocks (LRU, bounded in bytes)
 // and parsed object indexes (LRU, bounded in entries). Thread-safe.
+//
+// A block's records are views into the buffer its GET brought in, and one GET
+// may bring several blocks. The cache charges each buffer once, for its whole
+// size, while any of its blocks is cached: the bound is on memory kept alive,
+// not on the sum of block sizes.
 #include <cstdint>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -22,7 +28,9 @@ class block_cache {
   block_cache(size_t capacity_bytes, size_t max_indexes = 4096);
 
   block_records get_block(object_id obj, uint64_t position);
-  void put_block(object_id obj, uint64_t position, block_records records, size_t bytes);
+  // `buffer`: what the records' payloads lie in (charged once for all its blocks).
+  void put_block(object_id obj, uint64_t position, block_records records,
+                 std::shared_ptr<const std::string> buffer);
 
   object_index get_index(object_id obj);
   void put_index(object_id obj, object_index index);
@@ -45,14 +53,16 @@ class block_cache {
   struct entry {
     key k;
     block_records records;
-    size_t bytes;
+    std::shared_ptr<const std::string> buffer;
   };
+  void release(const entry& e);  // mu_ held
 
   mutable std::mutex mu_;
   size_t capacity_;
   size_t bytes_ = 0;
   std::list<entry> lru_;  // front = most recent
   std::unordered_map<key, std::list<entry>::iterator, key_hash> map_;
+  std::unordered_map<const std::string*, size_t> buffer_refs_;  // cached blocks per buffer
   size_t max_indexes_;
   std::list<std::pair<uint64_t, object_index>> index_lru_;
   std::unordered_map<uint64_t, std::list<std::pair<uint64_t, object_index>>::iterator> index_map_;

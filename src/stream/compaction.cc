@@ -31,13 +31,14 @@ result<std::vector<record_ptr>> engine_impl::read_whole_object(const meta::objec
   SLUICE_TRY(auto parsed, format::parse_index(data, data.size()));
   if (parsed.need_tail_bytes) return fail(errc::corrupt, fmt::format("object {}: index out of bounds", key));
   std::vector<record_ptr> out;
+  const shared_bytes whole(std::move(data));  // the records are views into it
   for (const auto& b : parsed.blocks) {
-    if (b.position + b.size > data.size())
+    if (b.position + b.size > whole.size())
       return fail(errc::corrupt, fmt::format("object {}: block out of bounds", key));
-    SLUICE_TRY(auto recs, format::decode_block(std::string_view(data).substr(b.position, b.size), b));
+    SLUICE_TRY(auto recs, format::decode_block(whole.substr(b.position, b.size), b));
     for (auto& r : recs) out.push_back(std::make_shared<const record>(std::move(r)));
   }
-  throttle(data.size());
+  throttle(whole.size());
   return out;
 }
 

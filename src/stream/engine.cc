@@ -202,7 +202,7 @@ void engine_impl::append(stream_id id, append_request req, append_callback done_
   rec->count = req.count;
   rec->max_timestamp = req.max_timestamp;
   if (req.stamp) req.stamp(req.payload, rec->base);
-  rec->payload = std::move(req.payload);
+  rec->payload = shared_bytes(std::move(req.payload));
   if (size_t stamped = rec->payload.size() + record_header_bytes; stamped != size) {
     // The stamp changed the size (tests do; Kafka stamping does not): account for what is stored.
     std::lock_guard ck(cache_mu_);
@@ -617,6 +617,7 @@ result<object_index> engine_impl::load_index(const meta::object_info& obj) {
 
 result<std::vector<record_ptr>> engine_impl::read_objects(stream_state& st, offset cur, offset end,
                                                           size_t budget) {
+  const offset from = cur;
   SLUICE_TRY(auto objs, meta_.objects_for(st.id, cur, end, 4));
   const meta::object_info* obj = nullptr;
   for (const auto& o : objs) {
@@ -636,7 +637,7 @@ result<std::vector<record_ptr>> engine_impl::read_objects(stream_state& st, offs
   size_t readahead;
   {
     std::lock_guard lk(st.read_mu);
-    if (st.last_read_end == cur) {
+    if (st.last_read_end >= 0 && cur >= st.last_read_from && cur <= st.last_read_end) {
       st.readahead = std::min(st.readahead * 2, opts_.readahead_max);
     } else {
       st.readahead = opts_.readahead_min;
@@ -649,11 +650,12 @@ result<std::vector<record_ptr>> engine_impl::read_objects(stream_state& st, offs
   for (size_t i = 0; i < blocks.size() && (out.empty() || bytes < budget); ++i) {
     auto recs = bcache_.get_block(obj->id, blocks[i].position);
     if (!recs) {
-      // One GET for this block and the following ones, up to the read-ahead.
+      // One GET for this block and the following ones until it covers the
+      // read-ahead (or the stream's run of blocks in this object ends).
       size_t j = i;
       uint64_t len = 0;
-      while (j < blocks.size() && (j == i || (len + blocks[j].size <= readahead &&
-                                              blocks[j].position == blocks[i].position + len))) {
+      while (j < blocks.size() &&
+             (j == i || (len < readahead && blocks[j].position == blocks[i].position + len))) {
         len += blocks[j].size;
         ++j;
       }
@@ -661,9 +663,11 @@ result<std::vector<record_ptr>> engine_impl::read_objects(stream_state& st, offs
       SLUICE_TRY(auto data, storage_.get(key, blocks[i].position, len));
       if (data.size() != len) return fail(errc::corrupt, fmt::format("object {}: short block read", key));
       stats_.object_read_bytes.fetch_add(len, std::memory_order_relaxed);
+      // The records are views into this buffer: no copy of their payloads.
+      const shared_bytes buffer(std::move(data));
       uint64_t pos = 0;
       for (size_t k = i; k < j; ++k) {
-        auto decoded = format::decode_block(std::string_view(data).substr(pos, blocks[k].size), blocks[k]);
+        auto decoded = format::decode_block(buffer.substr(pos, blocks[k].size), blocks[k]);
         if (!decoded) {
           spdlog::error("stream engine: object {} block at {}: {}", key, blocks[k].position,
                         decoded.error().message());
@@ -671,7 +675,7 @@ result<std::vector<record_ptr>> engine_impl::read_objects(stream_state& st, offs
         }
         auto v = std::make_shared<std::vector<record_ptr>>();
         for (auto& r : decoded.value()) v->push_back(std::make_shared<const record>(std::move(r)));
-        bcache_.put_block(obj->id, blocks[k].position, v, blocks[k].size);
+        bcache_.put_block(obj->id, blocks[k].position, v, buffer.owner());
         if (k == i) recs = v;
         pos += blocks[k].size;
       }
@@ -686,6 +690,7 @@ result<std::vector<record_ptr>> engine_impl::read_objects(stream_state& st, offs
   stats_.object_reads.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lk(st.read_mu);
+    st.last_read_from = from;
     st.last_read_end = out.empty() ? -1 : out.back()->end();
   }
   return out;

@@ -61,7 +61,7 @@ result<record> decode_wal_record(std::string_view bytes) {
   if (len != bytes.size() - record_header_bytes || r.base < 0 || r.count == 0) {
     return fail(errc::corrupt, "WAL record: bad length or offsets");
   }
-  r.payload.assign(p, len);
+  r.payload = shared_bytes(std::string(p, len));
   return r;
 }
 

@@ -11,6 +11,7 @@
 
 #include "base/errc.h"
 #include "base/result.h"
+#include "base/shared_bytes.h"
 #include "base/strong_type.h"
 
 namespace sluice::stream {
@@ -54,7 +55,7 @@ struct record {
   uint32_t count = 0;  // offsets covered: [base, base + count)
   int64_t max_timestamp =
       -1;               // ms since epoch, for time-based retention and ListOffsets by time (-1 unknown)
-  std::string payload;  // the Kafka record batch bytes, verbatim
+  shared_bytes payload;  // the Kafka record batch bytes, verbatim (may share a buffer read from an object)
 
   offset end() const { return base + count; }
 };

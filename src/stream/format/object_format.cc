@@ -371,7 +371,8 @@ std::vector<block_entry> find_blocks(const std::vector<block_entry>& blocks, str
   return out;
 }
 
-result<std::vector<record>> decode_block(std::string_view block, const block_entry& entry) {
+result<std::vector<record>> decode_block(const shared_bytes& block_bytes, const block_entry& entry) {
+  const std::string_view block = block_bytes;
   if (block.size() != entry.size) {
     return corrupt("data block: " + std::to_string(block.size()) + " bytes, index says " +
                    std::to_string(entry.size));
@@ -407,7 +408,8 @@ result<std::vector<record>> decode_block(std::string_view block, const block_ent
     if (rec.base != next) return corrupt("data block: record offsets not contiguous");
     if (rec.count == 0 || rec.base > kMaxOffset - rec.count) return corrupt("data block: bad record count");
     if (len > r.remaining()) return corrupt("data block: record payload past the block end");
-    rec.payload = std::string(r.bytes(len));
+    const std::string_view bytes = r.bytes(len);
+    rec.payload = block_bytes.substr(static_cast<size_t>(bytes.data() - block.data()), len);
     next = rec.end();
     max_timestamp = std::max(max_timestamp, rec.max_timestamp);
     out.push_back(std::move(rec));

@@ -119,7 +119,12 @@ std::vector<block_entry> find_blocks(const std::vector<block_entry>& blocks, str
 
 // Decodes one data block (exactly entry.size bytes), verifying its CRC and
 // that it matches the entry (stream, offsets, record count, max timestamp).
-// Fails with errc::corrupt otherwise.
-result<std::vector<record>> decode_block(std::string_view block, const block_entry& entry);
+// Fails with errc::corrupt otherwise. The records' payloads are slices of
+// `block` (no copy): they keep its buffer alive.
+result<std::vector<record>> decode_block(const shared_bytes& block, const block_entry& entry);
+// The same for bytes the caller keeps: copies the block once.
+inline result<std::vector<record>> decode_block(std::string_view block, const block_entry& entry) {
+  return decode_block(shared_bytes(std::string(block)), entry);
+}
 
 }  // namespace sluice::stream::format

@@ -33,6 +33,9 @@ struct stream_state {
   std::map<std::string, std::string> tags;
   std::map<offset, record_ptr> cached;  // records in the log cache by base (engine cache_mu_)
   std::mutex read_mu;                   // read-ahead state
+  // [from, end) of the previous read from objects: a read starting inside it
+  // is sequential (a caller may stop short of what a read returned).
+  offset last_read_from = -1;
   offset last_read_end = -1;
   size_t readahead = 0;
 };

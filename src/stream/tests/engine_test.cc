@@ -184,6 +184,42 @@ TEST_F(EngineTest, ReadAheadFetchesSeveralBlocksPerRequest) {
   EXPECT_GT(engine_->stats().block_cache_hits, 50u);
 }
 
+// A reader that takes less than a read returns (read() stops at max_bytes
+// inside a block) is still sequential: the read-ahead keeps growing, and each
+// GET covers at least the read-ahead even when blocks are a little larger.
+TEST_F(EngineTest, ReadAheadGrowsWhenTheCallerTakesLessThanAReadReturned) {
+  opts_.object_block_bytes = 4096;
+  opts_.readahead_min = 4096;
+  open();
+  auto s = new_stream();
+  offset end = 0;
+  for (int i = 0; i < 400; ++i) end = append(s, 1000, 1).end;
+  open();
+  ASSERT_TRUE(engine_->open_stream(s));
+  EXPECT_EQ(read_all_and_check(s, 0, end, 1500), 400u);  // two records per read, four per block
+  // ~100 blocks: one index GET and a handful of block GETs (it was one GET
+  // per block when each read reset the read-ahead).
+  EXPECT_LT(engine_->stats().get_requests, 12u);
+}
+
+// Records read from an object are views into the buffer its GET brought in.
+TEST_F(EngineTest, RecordsReadFromObjectsShareTheirGetBuffer) {
+  opts_.object_block_bytes = 4096;
+  open();
+  auto s = new_stream();
+  offset end = 0;
+  for (int i = 0; i < 40; ++i) end = append(s, 1000, 1).end;
+  open();
+  ASSERT_TRUE(engine_->open_stream(s));
+  auto r = engine_->read(s, 0, {.max_bytes = 64 << 10});
+  ASSERT_TRUE(r);
+  ASSERT_GE(r.value().size(), 8u);
+  const auto& first = r.value().front()->payload;
+  EXPECT_GT(first.owner_size(), 4 * first.size());
+  for (const auto& rec : r.value()) EXPECT_EQ(rec->payload.owner(), first.owner());
+  EXPECT_LE(r.value().back()->end(), end);
+}
+
 TEST_F(EngineTest, RestartReplaysTheWalPastCommittedData) {
   opts_.log_cache_bytes = 1 << 20;
   opts_.upload_on_close = false;

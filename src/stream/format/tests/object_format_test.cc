@@ -16,7 +16,7 @@ record make_record(uint64_t stream, offset base, uint32_t count, std::string pay
   r.base = base;
   r.count = count;
   r.max_timestamp = ts;
-  r.payload = std::move(payload);
+  r.payload = shared_bytes(std::move(payload));
   return r;
 }
 
