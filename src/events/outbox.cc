@@ -146,6 +146,7 @@ struct outbox::op {
   uint64_t through = 0;                                // remove
   std::optional<error> err;
   bool done = false;
+  bool waited = false;  // begun append: its end_append is waiting for the commit
   bool owned = false;  // the writer deletes it once committed (nobody waits)
   std::chrono::steady_clock::time_point queued;  // when it joined pending_
   std::vector<outbox_entry> own_entries;  // cancel: the rows' entries, moved from the ticket
@@ -311,10 +312,9 @@ result<std::shared_ptr<outbox::ticket>> outbox::begin_append(std::vector<outbox_
 result<std::vector<std::string>> outbox::end_append(ticket& t, bool landed) {
   std::unique_lock lock(mu_);
   if (!t.o.done) {
-    ++waiting_;
+    t.o.waited = true;
     work_cv_.notify_one();
     done_cv_.wait(lock, [&] { return t.o.done; });
-    --waiting_;
   }
   if (t.ended) return fail(errc::closed, "outbox: append already ended");
   t.ended = true;
@@ -361,11 +361,13 @@ void outbox::run() {
       // Begun appends nobody waits for yet (their writes are still being
       // committed by the store) may wait for company, up to kLinger: under
       // load more of them share one fsync, and the device, busy with the
-      // store's own fsyncs, gets fewer. Anyone waiting ends the linger.
+      // store's own fsyncs, gets fewer. The linger ends when someone waits for
+      // a pending op (a waiter for the batch committed before does not count:
+      // it may not have woken up yet).
       const auto deadline = pending_.front()->queued + kLinger;
       work_cv_.wait_until(lock, deadline, [&] {
-        return stopping_ || waiting_ > 0 ||
-               std::any_of(pending_.begin(), pending_.end(), [](const op* o) { return !o->hold; });
+        return stopping_ || std::any_of(pending_.begin(), pending_.end(),
+                                        [](const op* o) { return !o->hold || o->waited; });
       });
       batch.swap(pending_);
     }

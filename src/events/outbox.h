@@ -123,7 +123,6 @@ class outbox {
   std::condition_variable work_cv_;  // writer waits for ops
   std::condition_variable done_cv_;  // callers wait for their op
   std::deque<op*> pending_;
-  int waiting_ = 0;  // end_append calls waiting for their commit
   // Rows begun but not ended (or cancelled, until deleted): seq → targets.
   std::map<uint64_t, std::vector<std::string>> held_;
   bool stopping_ = false;
