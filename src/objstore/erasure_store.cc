@@ -26,6 +26,7 @@
 #include "objstore/erasure/codec.h"
 #include "objstore/erasure/layout.h"
 #include "objstore/internal/common.h"
+#include "objstore/internal/etag_hasher.h"
 #include "objstore/meta_file.h"
 
 namespace sluice::objstore {
@@ -890,8 +891,9 @@ class erasure_store_impl final : public erasure_store {
     const int set = set_of(bucket, key);
     SLUICE_TRY(auto c, codec_for(default_k_, parity_));
     const auto dist = ec::shard_order(key, per_set_);
-    SLUICE_TRY(auto enc, encode_stream(set, data, std::min(opts_.max_object_size, opts.size.value_or(UINT64_MAX)),
-                                       true, c, dist, "part.1"));
+    SLUICE_TRY(auto enc,
+               encode_stream(set, data, std::min(opts_.max_object_size, opts.size.value_or(UINT64_MAX)), true,
+                             c, dist, "part.1", opts.md5_etag));
     auto cleanup = [&] {
       if (!enc.is_inline) remove_staging(set, enc.staging);
     };
@@ -2014,13 +2016,14 @@ class erasure_store_impl final : public erasure_store {
   // else into tmp/<staging>/<file_name> on every online drive of the set,
   // block by block (one block and its shards in memory), then fdatasync.
   // Fails with write_quorum when too few drives keep up.
-  result<encoded> encode_stream(int set, source& data, uint64_t max_size, bool allow_inline, const ec::codec& c,
-                                const std::vector<int>& dist, const std::string& file_name) {
+  result<encoded> encode_stream(int set, source& data, uint64_t max_size, bool allow_inline,
+                                const ec::codec& c, const std::vector<int>& dist,
+                                const std::string& file_name, bool md5_etag = true) {
     const int n = per_set_;
     const int wq = ec::write_quorum(c.data_shards(), c.parity_shards());
     encoded out;
     out.ok.assign(n, 0);
-    hasher md5(hash_kind::md5);
+    etag_hasher md5(md5_etag);
     std::vector<std::byte> block(opts_.block_size);
     auto fill = [&]() -> result<size_t> {
       size_t got = 0;
@@ -2061,7 +2064,7 @@ class erasure_store_impl final : public erasure_store {
         }
       }
       for (int d = 0; d < n; ++d) out.ok[d] = set_drive(set, d).online ? 1 : 0;
-      out.md5_hex = to_hex(md5.finish());
+      out.md5_hex = md5.finish_hex();
       if (count(out.ok) < wq) return fail(errc::write_quorum, "too few drives online for a write");
       return out;
     }
@@ -2125,7 +2128,7 @@ class erasure_store_impl final : public erasure_store {
       }
     });
     if (count(out.ok) < wq) return failed(quorum_error());
-    out.md5_hex = to_hex(md5.finish());
+    out.md5_hex = md5.finish_hex();
     return out;
   }
 

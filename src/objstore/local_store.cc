@@ -18,6 +18,7 @@
 #include "base/encoding.h"
 #include "base/fs.h"
 #include "objstore/internal/common.h"
+#include "objstore/internal/etag_hasher.h"
 #include "objstore/meta_file.h"
 
 namespace sluice::objstore {
@@ -53,9 +54,9 @@ result<fs::file> open_spill(const std::string& path, bool& direct) {
 }
 
 result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, const std::string& spill_dir,
-                          const std::string& spill_name) {
+                          const std::string& spill_name, bool md5_etag = true) {
   staged_body out;
-  hasher md5(hash_kind::md5);
+  etag_hasher md5(md5_etag);
   fs::file f;
   bool direct = false;
   // Two chunks: once the body spills to a file, one helper thread hashes a
@@ -137,7 +138,7 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
     if (auto r = f.sync(); !r) return fail(io(r.error()));
     if (auto r = fs::fsync_dir(spill_dir); !r) return fail(io(r.error()));
   }
-  out.md5_hex = to_hex(md5.finish());
+  out.md5_hex = md5.finish_hex();
   return out;
 }
 
@@ -338,8 +339,9 @@ class local_store final : public object_layer {
     SLUICE_TRY(check_key(bucket, key));
     std::string staging = fs::join(tmp_, uuid_v4());
     auto cleanup = [&] { (void)fs::remove_all(staging); };
-    auto staged = stage(data, opts_.inline_threshold, std::min(opts_.max_object_size, opts.size.value_or(UINT64_MAX)),
-                        staging, "part.1");
+    auto staged =
+        stage(data, opts_.inline_threshold, std::min(opts_.max_object_size, opts.size.value_or(UINT64_MAX)),
+              staging, "part.1", opts.md5_etag);
     if (!staged) {
       cleanup();
       return fail(staged.error());

@@ -98,6 +98,11 @@ struct put_options {
   std::optional<uint64_t> size;  // expected size when known; a mismatch fails the write
   finalize_fn finalize;
   std::string owner;
+  // false: the ETag is an XXH3-128 of the body rather than its MD5, for
+  // internal objects whose readers verify their own checksums (the stream
+  // engine's); saves the MD5, the costliest step of a large PUT. S3 clients
+  // reading such an object must not take its ETag for the content's MD5.
+  bool md5_etag = true;
 };
 
 struct byte_range {

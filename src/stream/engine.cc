@@ -448,7 +448,7 @@ void engine_impl::give_object_buffer(std::string b) {
 }
 
 result<void> engine_impl::put_object(const std::string& key, std::string_view bytes) {
-  if (bytes.size() <= opts_.part_bytes) {
+  if (bytes.size() <= std::max<uint64_t>(opts_.part_bytes, storage_.single_put_max())) {
     stats_.put_requests.fetch_add(1, std::memory_order_relaxed);
     return storage_.put(key, bytes);
   }

@@ -1,6 +1,7 @@
 #include "objstore/local_store.h"
 
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <filesystem>
 
@@ -44,6 +45,13 @@ class LocalStore : public ::testing::Test {
   std::filesystem::path root_;
   std::unique_ptr<object_layer> store_;
 };
+
+// XXH3-128 of `s` in the canonical (big-endian) hex form an ETag takes.
+std::string xxh3_hex(const std::string& s) {
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, XXH3_128bits(s.data(), s.size()));
+  return to_hex(std::string_view(reinterpret_cast<const char*>(c.digest), sizeof(c.digest)));
+}
 
 TEST_F(LocalStore, InlineAndFileObjectsRoundTrip) {
   std::string small = "tiny";
@@ -247,6 +255,23 @@ TEST_F(LocalStore, MetadataUpdateKeepsData) {
   EXPECT_EQ(info.metadata.at("x-amz-meta-a"), "1");
   EXPECT_EQ(info.tags, "t=1");
   EXPECT_EQ(get("m"), std::string(50, 'z'));
+}
+
+TEST_F(LocalStore, InternalObjectsCanSkipTheMd5) {
+  // Inline and spilled bodies: md5_etag = false gives an XXH3-128 ETag.
+  for (size_t size : {size_t{100}, size_t{(3 << 20) + 5}}) {
+    std::string body(size, '\0');
+    for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>(i * 7 ^ (i >> 9));
+    memory_source src(body);
+    put_options o;
+    o.md5_etag = false;
+    auto key = "xxh-" + std::to_string(size);
+    auto r = store_->put_object("bkt", key, src, std::move(o));
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r.value().etag, xxh3_hex(body));
+    EXPECT_NE(r.value().etag, to_hex(md5(body)));
+    EXPECT_TRUE(get(key) == body);
+  }
 }
 
 }  // namespace

@@ -141,6 +141,10 @@ size_t fault_storage::min_part_size() const {
   return impl_->target.min_part_size();
 }
 
+uint64_t fault_storage::single_put_max() const {
+  return impl_->target.single_put_max();
+}
+
 result<std::string> fault_storage::get(const std::string& key, uint64_t offset, uint64_t length) {
   auto d = impl_->next(op_kind::read);
   if (d.fail_before) return impl_->before("get", key);

@@ -81,6 +81,7 @@ class local_storage final : public object_storage {
     objstore::put_options o;
     o.size = data.size();
     o.owner = owner_;
+    o.md5_etag = false;  // blocks and index carry their own CRCs; skip the MD5
     auto r = layer_.put_object(bucket_, key, src, std::move(o));
     if (!r) return fail(translate(r.error(), bucket_, "put", key));
     return ok();
@@ -96,6 +97,7 @@ class local_storage final : public object_storage {
   }
 
   size_t min_part_size() const override { return objstore::kMinPartSize; }
+  uint64_t single_put_max() const override { return UINT64_MAX; }
 
   result<std::string> get(const std::string& key, uint64_t offset, uint64_t length) override {
     // One open: the range is set after seeing the size, so "shorter at the end" needs no extra stat.

@@ -52,6 +52,10 @@ class object_storage {
   virtual result<void> put(const std::string& key, std::string_view data) = 0;
   virtual result<std::unique_ptr<object_upload>> start_upload(const std::string& key) = 0;
   virtual size_t min_part_size() const { return 5 << 20; }
+  // Objects up to this size are written with one put() even when larger than
+  // the engine's part_bytes (0: part_bytes decides). The in-process object
+  // layer has no request to amortize or retry: one put of any size.
+  virtual uint64_t single_put_max() const { return 0; }
   // Bytes [offset, offset + length) of the object; shorter at its end, empty
   // when offset >= size. length 0 = to the end.
   virtual result<std::string> get(const std::string& key, uint64_t offset = 0, uint64_t length = 0) = 0;
@@ -99,6 +103,7 @@ class fault_storage : public object_storage {
   result<void> put(const std::string& key, std::string_view data) override;
   result<std::unique_ptr<object_upload>> start_upload(const std::string& key) override;
   size_t min_part_size() const override;
+  uint64_t single_put_max() const override;
   result<std::string> get(const std::string& key, uint64_t offset = 0, uint64_t length = 0) override;
   result<uint64_t> size(const std::string& key) override;
   result<void> remove(const std::vector<std::string>& keys) override;

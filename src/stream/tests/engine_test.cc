@@ -22,6 +22,27 @@ std::string payload_for(uint64_t stream, offset base, size_t size) {
   return p;
 }
 
+// The memory storage, but taking an object of any size in one put(), as the
+// in-process object layer does.
+class one_put_storage final : public object_storage {
+ public:
+  explicit one_put_storage(object_storage& target) : t_(target) {}
+  result<void> put(const std::string& k, std::string_view d) override { return t_.put(k, d); }
+  result<std::unique_ptr<object_upload>> start_upload(const std::string& k) override {
+    return t_.start_upload(k);
+  }
+  size_t min_part_size() const override { return t_.min_part_size(); }
+  uint64_t single_put_max() const override { return UINT64_MAX; }
+  result<std::string> get(const std::string& k, uint64_t o, uint64_t l) override { return t_.get(k, o, l); }
+  result<uint64_t> size(const std::string& k) override { return t_.size(k); }
+  result<void> remove(const std::vector<std::string>& k) override { return t_.remove(k); }
+  result<std::vector<stored_object>> list(const std::string& p) override { return t_.list(p); }
+  std::string describe() const override { return t_.describe(); }
+
+ private:
+  object_storage& t_;
+};
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -41,7 +62,10 @@ class EngineTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  object_storage& storage() { return fault_ ? static_cast<object_storage&>(*fault_) : *storage_; }
+  object_storage& storage() {
+    if (one_put_) return *one_put_;
+    return fault_ ? static_cast<object_storage&>(*fault_) : *storage_;
+  }
 
   void open() {
     engine_.reset();
@@ -103,6 +127,7 @@ class EngineTest : public ::testing::Test {
   engine_options opts_;
   std::unique_ptr<object_storage> storage_;
   std::unique_ptr<fault_storage> fault_;
+  std::unique_ptr<object_storage> one_put_;
   std::unique_ptr<meta::meta_store> meta_;
   std::unique_ptr<engine> engine_;
 };
@@ -218,6 +243,23 @@ TEST_F(EngineTest, RecordsReadFromObjectsShareTheirGetBuffer) {
   EXPECT_GT(first.owner_size(), 4 * first.size());
   for (const auto& rec : r.value()) EXPECT_EQ(rec->payload.owner(), first.owner());
   EXPECT_LE(r.value().back()->end(), end);
+}
+
+// Objects above part_bytes go as multipart uploads, unless the storage takes
+// any size in one put() (the in-process object layer).
+TEST_F(EngineTest, LargeObjectsAreOnePutWhereTheStorageTakesAnySize) {
+  opts_.part_bytes = 4096;  // parts are then the storage's minimum, 5 MiB
+  for (bool one_put : {false, true}) {
+    one_put_ = one_put ? std::make_unique<one_put_storage>(*storage_) : nullptr;
+    open();
+    auto s = new_stream();
+    for (int i = 0; i < 12; ++i) append(s, 1 << 20, 1);  // one object of 12 MiB
+    ASSERT_TRUE(engine_->flush());
+    auto st = engine_->stats();
+    EXPECT_EQ(st.uploads, 1u);
+    EXPECT_EQ(st.put_requests, one_put ? 1u : 3u) << "one_put " << one_put;
+    engine_.reset();
+  }
 }
 
 TEST_F(EngineTest, RestartReplaysTheWalPastCommittedData) {
