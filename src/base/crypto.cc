@@ -5,16 +5,28 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#if defined(__x86_64__) && __has_include(<xxh_x86dispatch.h>)
+// Debian's libxxhash picks the widest SIMD at run time (see objstore/erasure/bitrot.cc).
+#include <xxh_x86dispatch.h>
+#else
+#include <xxhash.h>
+#endif
+
 #include <stdexcept>
 
 #include "base/encoding.h"
 
 namespace sluice {
 
+// One of: an OpenSSL digest (md set) or an XXH3-128 state (xxh set).
 struct hasher::impl {
   EVP_MD_CTX* ctx = nullptr;
   const EVP_MD* md = nullptr;
-  ~impl() { EVP_MD_CTX_free(ctx); }
+  XXH3_state_t* xxh = nullptr;
+  ~impl() {
+    EVP_MD_CTX_free(ctx);
+    if (xxh) XXH3_freeState(xxh);
+  }
 };
 
 namespace {
@@ -23,23 +35,42 @@ const EVP_MD* md_for(hash_kind k) {
     case hash_kind::md5: return EVP_md5();
     case hash_kind::sha1: return EVP_sha1();
     case hash_kind::sha256: return EVP_sha256();
+    case hash_kind::xxh3_128:
+      return nullptr;
   }
   return EVP_sha256();
 }
 }  // namespace
 
 hasher::hasher(hash_kind kind) : impl_(std::make_unique<impl>()) {
-  impl_->ctx = EVP_MD_CTX_new();
   impl_->md = md_for(kind);
+  if (!impl_->md) {
+    impl_->xxh = XXH3_createState();
+    if (!impl_->xxh || XXH3_128bits_reset(impl_->xxh) != XXH_OK) throw std::runtime_error("XXH3 init");
+    return;
+  }
+  impl_->ctx = EVP_MD_CTX_new();
   if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, impl_->md, nullptr) != 1) throw std::runtime_error("EVP init");
 }
 hasher::hasher(hasher&&) noexcept = default;
 hasher& hasher::operator=(hasher&&) noexcept = default;
 hasher::~hasher() = default;
 
-void hasher::update(std::string_view data) { EVP_DigestUpdate(impl_->ctx, data.data(), data.size()); }
+void hasher::update(std::string_view data) {
+  if (impl_->xxh) {
+    XXH3_128bits_update(impl_->xxh, data.data(), data.size());
+  } else {
+    EVP_DigestUpdate(impl_->ctx, data.data(), data.size());
+  }
+}
 
 std::string hasher::finish() {
+  if (impl_->xxh) {
+    XXH128_canonical_t c;  // big-endian: high 64 bits first, as xxhsum prints it
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(impl_->xxh));
+    XXH3_128bits_reset(impl_->xxh);
+    return std::string(reinterpret_cast<const char*>(c.digest), sizeof(c.digest));
+  }
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_DigestFinal_ex(impl_->ctx, out, &n);
@@ -55,6 +86,11 @@ std::string sha256(std::string_view data) {
 std::string sha256_hex(std::string_view data) { return to_hex(sha256(data)); }
 std::string md5(std::string_view data) {
   hasher h(hash_kind::md5);
+  h.update(data);
+  return h.finish();
+}
+std::string xxh3_128(std::string_view data) {
+  hasher h(hash_kind::xxh3_128);
   h.update(data);
   return h.finish();
 }

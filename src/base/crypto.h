@@ -1,5 +1,6 @@
 #pragma once
-// Hashes and MACs over OpenSSL 3 (EVP). Incremental hashers are move-only and
+// Hashes and MACs over OpenSSL 3 (EVP), and XXH3-128 (libxxhash) for checks
+// that need no cryptographic strength. Incremental hashers are move-only and
 // single-threaded.
 #include <array>
 #include <memory>
@@ -8,7 +9,8 @@
 
 namespace sluice {
 
-enum class hash_kind { md5, sha1, sha256 };
+// xxh3_128: 16 bytes, big-endian (the canonical form xxhsum prints).
+enum class hash_kind { md5, sha1, sha256, xxh3_128 };
 
 class hasher {
  public:
@@ -29,6 +31,7 @@ class hasher {
 std::string sha256(std::string_view data);  // raw 32 bytes
 std::string sha256_hex(std::string_view data);
 std::string md5(std::string_view data);  // raw 16 bytes
+std::string xxh3_128(std::string_view data);                           // raw 16 bytes, canonical (big-endian)
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 
 // Compares in time independent of where the inputs differ.

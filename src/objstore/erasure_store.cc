@@ -26,7 +26,6 @@
 #include "objstore/erasure/codec.h"
 #include "objstore/erasure/layout.h"
 #include "objstore/internal/common.h"
-#include "objstore/internal/etag_hasher.h"
 #include "objstore/meta_file.h"
 
 namespace sluice::objstore {
@@ -493,7 +492,7 @@ enum class versioning { off, enabled, suspended };
 // Result of streaming a body into shards.
 struct encoded {
   uint64_t size = 0;
-  std::string md5_hex;
+  std::string etag_hex;  // MD5, or XXH3-128 (put_options::md5_etag)
   bool is_inline = false;
   std::vector<std::string> inline_shards;  // by set position: that drive's shard file image
   std::string staging;                     // tmp/<staging>/ on every drive with ok[d]
@@ -905,7 +904,7 @@ class erasure_store_impl final : public erasure_store {
     info.bucket = bucket;
     info.key = key;
     info.size = enc.size;
-    info.etag = enc.md5_hex;
+    info.etag = enc.etag_hex;
     info.mod_time = std::chrono::system_clock::now();
     info.metadata = std::move(opts.metadata);
     info.tags = std::move(opts.tags);
@@ -1253,14 +1252,14 @@ class erasure_store_impl final : public erasure_store {
     }
     object_info info;
     info.size = enc.size;
-    info.etag = enc.md5_hex;
+    info.etag = enc.etag_hex;
     if (finalize) {
       if (auto r = finalize(info); !r) {
         cleanup();
         return fail(r.error());
       }
     }
-    part_info part{part_number, enc.size, enc.md5_hex, std::chrono::system_clock::now(), info.checksums};
+    part_info part{part_number, enc.size, enc.etag_hex, std::chrono::system_clock::now(), info.checksums};
     json::object pj{{"n", part_number},
                     {"size", part.size},
                     {"etag", part.etag},
@@ -2023,7 +2022,7 @@ class erasure_store_impl final : public erasure_store {
     const int wq = ec::write_quorum(c.data_shards(), c.parity_shards());
     encoded out;
     out.ok.assign(n, 0);
-    etag_hasher md5(md5_etag);
+    hasher etag(md5_etag ? hash_kind::md5 : hash_kind::xxh3_128);
     std::vector<std::byte> block(opts_.block_size);
     auto fill = [&]() -> result<size_t> {
       size_t got = 0;
@@ -2034,7 +2033,7 @@ class erasure_store_impl final : public erasure_store {
       }
       out.size += got;
       if (out.size > max_size) return fail(errc::object_too_large, "object larger than the allowed maximum");
-      md5.update(block.data(), got);
+      etag.update(block.data(), got);
       return got;
     };
     std::vector<std::vector<std::byte>> shards(n);
@@ -2064,7 +2063,7 @@ class erasure_store_impl final : public erasure_store {
         }
       }
       for (int d = 0; d < n; ++d) out.ok[d] = set_drive(set, d).online ? 1 : 0;
-      out.md5_hex = md5.finish_hex();
+      out.etag_hex = to_hex(etag.finish());
       if (count(out.ok) < wq) return fail(errc::write_quorum, "too few drives online for a write");
       return out;
     }
@@ -2128,7 +2127,7 @@ class erasure_store_impl final : public erasure_store {
       }
     });
     if (count(out.ok) < wq) return failed(quorum_error());
-    out.md5_hex = md5.finish_hex();
+    out.etag_hex = to_hex(etag.finish());
     return out;
   }
 

@@ -18,7 +18,6 @@
 #include "base/encoding.h"
 #include "base/fs.h"
 #include "objstore/internal/common.h"
-#include "objstore/internal/etag_hasher.h"
 #include "objstore/meta_file.h"
 
 namespace sluice::objstore {
@@ -34,12 +33,12 @@ constexpr size_t kDirectAlign = 4096;  // O_DIRECT offsets, lengths and buffers
 constexpr int kFormatVersion = 1;
 
 // Reads a source to the end into staging: the first `inline_max` bytes in
-// memory, the rest spilled to a file. Computes MD5 and size on the way.
+// memory, the rest spilled to a file. Computes the ETag hash and size on the way.
 struct staged_body {
   std::string memory;
   std::string file_path;  // set when spilled
   uint64_t size = 0;
-  std::string md5_hex;
+  std::string etag_hex;  // MD5, or XXH3-128 (put_options::md5_etag)
 };
 
 // Opens the spill file for direct I/O when the file system allows it (ext4,
@@ -56,7 +55,7 @@ result<fs::file> open_spill(const std::string& path, bool& direct) {
 result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, const std::string& spill_dir,
                           const std::string& spill_name, bool md5_etag = true) {
   staged_body out;
-  etag_hasher md5(md5_etag);
+  hasher etag(md5_etag ? hash_kind::md5 : hash_kind::xxh3_128);
   fs::file f;
   bool direct = false;
   // Two chunks: once the body spills to a file, one helper thread hashes a
@@ -90,7 +89,7 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
     if (out.size > max_size) return fail(errc::object_too_large, "object larger than the allowed maximum");
     std::string_view chunk(buf, n);
     if (!f.valid() && out.memory.size() + n <= inline_max) {
-      md5.update(chunk);
+      etag.update(chunk);
       out.memory.append(chunk);
       continue;
     }
@@ -117,7 +116,7 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
       write_len = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
       std::memset(buf + n, 0, write_len - n);
     }
-    hashing = std::async(std::launch::async, [&md5, chunk] { md5.update(chunk); });
+    hashing = std::async(std::launch::async, [&etag, chunk] { etag.update(chunk); });
     writing = std::async(std::launch::async, [&f, chunk, offset, direct, write_len]() -> result<void> {
       if (auto r = f.write_all(std::string_view(chunk.data(), write_len)); !r) return fail(io(r.error()));
       // Start writeback of this chunk now, so the final fdatasync finds little left to flush.
@@ -138,7 +137,7 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
     if (auto r = f.sync(); !r) return fail(io(r.error()));
     if (auto r = fs::fsync_dir(spill_dir); !r) return fail(io(r.error()));
   }
-  out.md5_hex = md5.finish_hex();
+  out.etag_hex = to_hex(etag.finish());
   return out;
 }
 
@@ -355,7 +354,7 @@ class local_store final : public object_layer {
     info.bucket = bucket;
     info.key = key;
     info.size = body.size;
-    info.etag = body.md5_hex;
+    info.etag = body.etag_hex;
     info.mod_time = std::chrono::system_clock::now();
     info.metadata = std::move(opts.metadata);
     info.tags = std::move(opts.tags);
@@ -564,14 +563,14 @@ class local_store final : public object_layer {
     }
     object_info info;
     info.size = body.size;
-    info.etag = body.md5_hex;
+    info.etag = body.etag_hex;
     if (finalize) {
       if (auto r = finalize(info); !r) {
         cleanup();
         return fail(r.error());
       }
     }
-    part_info part{part_number, body.size, body.md5_hex, std::chrono::system_clock::now(), info.checksums};
+    part_info part{part_number, body.size, body.etag_hex, std::chrono::system_clock::now(), info.checksums};
     std::lock_guard lock(key_lock(bucket, key));
     if (!fs::exists(fs::join(dir, "upload.json"))) {
       cleanup();

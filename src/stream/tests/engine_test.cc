@@ -102,6 +102,16 @@ class EngineTest : public ::testing::Test {
     return r ? r.value() : append_result{};
   }
 
+  // A stream of n 1000-byte records, then a clean restart (which uploads
+  // everything): the new engine's caches are cold. Returns the stream's end.
+  offset fill_and_reopen(stream_id s, int n) {
+    offset end = 0;
+    for (int i = 0; i < n; ++i) end = append(s, 1000, 1).end;
+    open();
+    EXPECT_TRUE(engine_->open_stream(s));
+    return end;
+  }
+
   // Reads [from, end) and checks every record's bytes.
   size_t read_all_and_check(stream_id s, offset from, offset end, size_t max_bytes = 64 << 10) {
     offset cur = from;
@@ -196,10 +206,7 @@ TEST_F(EngineTest, ReadAheadFetchesSeveralBlocksPerRequest) {
   opts_.readahead_min = 16 << 10;
   open();
   auto s = new_stream();
-  offset end = 0;
-  for (int i = 0; i < 400; ++i) end = append(s, 1000, 1).end;
-  open();  // a clean restart uploads everything; the new engine's caches are cold
-  ASSERT_TRUE(engine_->open_stream(s));
+  const offset end = fill_and_reopen(s, 400);
   EXPECT_EQ(storage_->list("").value().size(), 1u);
   EXPECT_EQ(read_all_and_check(s, 0, end, 4000), 400u);
   auto gets = engine_->stats().get_requests;
@@ -217,10 +224,7 @@ TEST_F(EngineTest, ReadAheadGrowsWhenTheCallerTakesLessThanAReadReturned) {
   opts_.readahead_min = 4096;
   open();
   auto s = new_stream();
-  offset end = 0;
-  for (int i = 0; i < 400; ++i) end = append(s, 1000, 1).end;
-  open();
-  ASSERT_TRUE(engine_->open_stream(s));
+  const offset end = fill_and_reopen(s, 400);
   EXPECT_EQ(read_all_and_check(s, 0, end, 1500), 400u);  // two records per read, four per block
   // ~100 blocks: one index GET and a handful of block GETs (it was one GET
   // per block when each read reset the read-ahead).
@@ -232,10 +236,7 @@ TEST_F(EngineTest, RecordsReadFromObjectsShareTheirGetBuffer) {
   opts_.object_block_bytes = 4096;
   open();
   auto s = new_stream();
-  offset end = 0;
-  for (int i = 0; i < 40; ++i) end = append(s, 1000, 1).end;
-  open();
-  ASSERT_TRUE(engine_->open_stream(s));
+  const offset end = fill_and_reopen(s, 40);
   auto r = engine_->read(s, 0, {.max_bytes = 64 << 10});
   ASSERT_TRUE(r);
   ASSERT_GE(r.value().size(), 8u);
