@@ -90,4 +90,20 @@ inline double device_seq_write(const std::string& dir, size_t total) {
   return static_cast<double>(total) / secs / 1e6;
 }
 
+// After device_seq_write the device is busy for a while (the host flushes its
+// cache, the deleted gigabyte is discarded): a load started at once sees WAL
+// flushes of tens of ms for its first seconds. Waits until fdatasync latency
+// is back near `baseline_p99` (p99 of 200 samples within 2x, twice in a row),
+// at most `max_seconds`; returns the seconds waited.
+inline double device_settle(const std::string& dir, double baseline_p99, double max_seconds = 30) {
+  using std::chrono::steady_clock;
+  auto t0 = steady_clock::now();
+  int good = 0;
+  while (std::chrono::duration<double>(steady_clock::now() - t0).count() < max_seconds) {
+    good = device_fsync(dir, 200).p99 <= 2 * baseline_p99 ? good + 1 : 0;
+    if (good == 2) break;
+  }
+  return std::chrono::duration<double>(steady_clock::now() - t0).count();
+}
+
 }  // namespace sluice::bench

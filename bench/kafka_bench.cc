@@ -20,6 +20,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -48,6 +49,7 @@ struct options {
   int linger_ms = 1;
   std::string device_dir;
   bool idempotence = false;
+  bool client_stats = false;
 };
 
 int64_t now_ns() { return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count(); }
@@ -121,6 +123,39 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     ctx->s->acked++;
     ctx->s->produce.push_back(static_cast<double>(now_ns() - sched) / 1e6);
   }
+}
+
+// --client-stats: librdkafka's own view once a second per producer, to tell
+// time spent in the client (queue before a request is sent: int_latency,
+// outbuf_latency) from the broker's round trip (rtt), and how many messages
+// each ProduceRequest carried.
+int on_stats(rd_kafka_t* rk, char* json, size_t, void*) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(json, ec);
+  if (ec || !v.is_object()) return 0;
+  auto window = [](const boost::json::value& w, const char* k) {
+    const auto* o = w.if_object();
+    const auto* x = o ? o->if_contains(k) : nullptr;
+    return x && x->is_number() ? x->to_number<double>() / 1000.0 : 0.0;  // us -> ms
+  };
+  const auto* brokers = v.as_object().if_contains("brokers");
+  if (!brokers || !brokers->is_object()) return 0;
+  for (const auto& [name, b] : brokers->as_object()) {
+    const auto& bo = b.as_object();
+    if (bo.contains("nodeid") && bo.at("nodeid").to_number<int64_t>() < 0) continue;  // bootstrap entry
+    const auto* rtt = bo.if_contains("rtt");
+    const auto* il = bo.if_contains("int_latency");
+    const auto* ol = bo.if_contains("outbuf_latency");
+    if (!rtt || !il || !ol) continue;
+    std::fprintf(
+        stderr,
+        "  [%s] rtt p50 %.2f p99 %.2f max %.2f | int_latency p50 %.2f p99 %.2f | outbuf p99 %.2f ms | "
+        "tx %lld reqs\n",
+        rd_kafka_name(rk), window(*rtt, "p50"), window(*rtt, "p99"), window(*rtt, "max"), window(*il, "p50"),
+        window(*il, "p99"), window(*ol, "p99"),
+        static_cast<long long>(bo.contains("tx") ? bo.at("tx").to_number<int64_t>() : 0));
+  }
+  return 0;
 }
 
 struct load_result {
@@ -198,6 +233,11 @@ load_result run_load(const options& o, double rate_mbs, int index) {
                                             {"queue.buffering.max.messages", "1000000"},
                                             {"batch.size", "1048576"}});
       rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+      if (o.client_stats) {
+        char e[256];
+        rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", e, sizeof e);
+        rd_kafka_conf_set_stats_cb(conf, on_stats);
+      }
       rd_kafka_conf_set_opaque(conf, &ctxs[static_cast<size_t>(p)]);
       char perr[512];
       rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, perr, sizeof perr);
@@ -292,6 +332,8 @@ int main(int argc, char** argv) {
   app.add_option("--acks", o.acks, "acks: 0, 1 or all");
   app.add_option("--linger-ms", o.linger_ms, "linger.ms of the producers");
   app.add_flag("--idempotence", o.idempotence, "enable.idempotence=true");
+  app.add_flag("--client-stats", o.client_stats,
+               "Print librdkafka's statistics (broker rtt, queue latencies, requests) every second");
   app.add_option("--device-dir", o.device_dir, "Measure the disk of this folder (the broker's data) first");
   CLI11_PARSE(app, argc, argv);
   if (o.message_size < 8 || o.partitions < 1 || o.producers < 1 || o.seconds <= 0) {
@@ -301,6 +343,8 @@ int main(int argc, char** argv) {
   if (!o.device_dir.empty()) {
     auto fs = sluice::bench::device_fsync(o.device_dir, 2000);
     double seq = sluice::bench::device_seq_write(o.device_dir, 1ull << 30);
+    double settled = sluice::bench::device_settle(o.device_dir, fs.p99);
+    std::printf("device: fdatasync back to its baseline %.1f s after the sequential write\n", settled);
     std::printf("device: fdatasync 4 KiB p50 %.3f ms p99 %.3f ms; sequential write %.0f MB/s\n", fs.p50, fs.p99,
                 seq);
     json_line("device", fmt::format("\"fsync_p50_ms\":{:.3f},\"fsync_p99_ms\":{:.3f},\"seq_write_mbs\":{:.0f}",

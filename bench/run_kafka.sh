@@ -11,6 +11,7 @@
 # knobs (environment):
 #   BUILD=build/release  RATES=50,0  SECONDS_PER_LOAD=20  PARTITIONS=16  MESSAGE_SIZE=1024  PRODUCERS=2
 #   DATA_ROOT=/work (a folder on the disk to measure)  EXTRA="--override key=value ..." (server settings)
+#   BENCH_EXTRA="--client-stats ..." (more sluice-kafka-bench options)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ MESSAGE_SIZE=${MESSAGE_SIZE:-1024}
 PRODUCERS=${PRODUCERS:-2}
 DATA_ROOT=${DATA_ROOT:-/work}
 EXTRA=${EXTRA:-}
+BENCH_EXTRA=${BENCH_EXTRA:-}
 PYTHON=${PYTHON:-python3}
 
 for f in "$SLUICE" "$BENCH"; do
@@ -46,5 +48,6 @@ wait_http "http://127.0.0.1:$s3_port/minio/health/live" 60
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 log "machine: $(nproc) CPUs ($cpu), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, load $(cut -d' ' -f1-3 /proc/loadavg)"
 log "data in $WORK ($(df -hT "$WORK" | awk 'NR==2 {print $2", "$5" free"}'))"
+# shellcheck disable=SC2086
 "$BENCH" --brokers 127.0.0.1:"$kafka_port" --device-dir "$WORK" --rates "$RATES" --seconds "$SECONDS_PER_LOAD" \
-  --partitions "$PARTITIONS" --message-size "$MESSAGE_SIZE" --producers "$PRODUCERS" --acks all
+  --partitions "$PARTITIONS" --message-size "$MESSAGE_SIZE" --producers "$PRODUCERS" --acks all $BENCH_EXTRA

@@ -270,12 +270,12 @@ void engine_impl::on_durable(const std::shared_ptr<stream_state>& st, const reco
   stats_.appends.fetch_add(1, std::memory_order_relaxed);
   stats_.append_bytes.fetch_add(rec->payload.size(), std::memory_order_relaxed);
   done(append_result{rec->base, rec->end(), st->start.load()});
-  std::vector<std::function<void(stream_id, offset)>> listeners;
+  std::shared_ptr<const listener_list> listeners;
   {
     std::lock_guard lk(listeners_mu_);
     listeners = listeners_;
   }
-  for (auto& fn : listeners) fn(rec->stream, rec->end());
+  for (const auto& fn : *listeners) fn(rec->stream, rec->end());
 }
 
 cache_block& engine_impl::active_block_locked() {
@@ -295,7 +295,9 @@ void engine_impl::seal_active_locked() {
 
 void engine_impl::on_append(std::function<void(stream_id, offset)> fn) {
   std::lock_guard lk(listeners_mu_);
-  listeners_.push_back(std::move(fn));
+  auto next = std::make_shared<listener_list>(*listeners_);
+  next->push_back(std::move(fn));
+  listeners_ = std::move(next);
 }
 
 // ----------------------------------------------------------------- upload

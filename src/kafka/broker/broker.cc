@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "base/thread.h"
+#include "base/wake_batch.h"
 #include "kafka/protocol/api_table.h"
 #include "kafka/protocol/messages/api_versions.h"
 
@@ -74,9 +75,19 @@ result<std::unique_ptr<broker>> broker::open(broker_options opts, stream::engine
   hook->target = b.get();
   b->hook_ = hook;
   // The engine keeps its listeners for its whole life; the hook lets the broker stop first.
+  // Parked fetches are woken once per batch of appends made durable together
+  // (base/wake_batch.h), through the hook, so never after stop().
   engine.on_append([hook](stream::stream_id id, stream::offset) {
-    std::lock_guard lk(hook->mu);
-    if (hook->target) hook->target->on_append(id);
+    bool wake = false;
+    {
+      std::lock_guard lk(hook->mu);
+      if (hook->target) wake = hook->target->on_append(id);
+    }
+    if (!wake) return;
+    wake_batch::wake(hook.get(), [hook] {
+      std::lock_guard lk(hook->mu);
+      if (hook->target) hook->target->wake_fetches();
+    });
   });
   for (int i = 0; i < 2; ++i)
     b->fetch_threads_.push_back(named_thread("kafka-fetch", [p = b.get()] { p->fetch_loop(); }));
@@ -171,7 +182,7 @@ void broker::handle(const connection_info& conn, std::string frame, responder re
   }
 }
 
-void broker::on_append(stream::stream_id id) {
+bool broker::on_append(stream::stream_id id) {
   std::lock_guard lk(fetch_mu_);
   ++append_seq_;
   bool any = false;
@@ -182,7 +193,12 @@ void broker::on_append(stream::stream_id id) {
       any = true;
     }
   }
-  if (any) fetch_cv_.notify_all();
+  return any;
+}
+
+void broker::wake_fetches() {
+  std::lock_guard lk(fetch_mu_);
+  fetch_cv_.notify_all();
 }
 
 void broker::park_fetch(std::vector<stream::stream_id> streams, uint64_t seen_seq,

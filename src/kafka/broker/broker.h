@@ -139,7 +139,10 @@ class broker final : public frame_handler {
 
  private:
   broker(broker_options opts, stream::engine& engine, stream::meta::meta_store& meta);
-  void on_append(stream::stream_id id);
+  // An append to `id` became durable: marks the parked fetches that wait for
+  // it; true when any was marked (then wake_fetches() must follow).
+  bool on_append(stream::stream_id id);
+  void wake_fetches();
   void fetch_loop();
 
   broker_options opts_;

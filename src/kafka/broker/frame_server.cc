@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/thread.h"
+#include "base/wake_batch.h"
 #include "net/stream.h"
 
 namespace sluice::kafka {
@@ -50,7 +51,9 @@ void responder::operator()(std::optional<std::string> response, bool close_after
   e.response = std::move(response);
   e.close_after = close_after;
   // The writer only ever waits for the head: answers behind it wake nobody.
-  if (slot_->seq == first) c->writer_cv.notify_one();
+  // When many answers complete together (one WAL flush), the writer is woken
+  // once, after the last of them (base/wake_batch.h).
+  if (slot_->seq == first) wake_batch::wake(c.get(), [c] { c->writer_cv.notify_one(); });
 }
 
 frame_server::frame_server(frame_server_options opts, std::shared_ptr<frame_handler> handler)

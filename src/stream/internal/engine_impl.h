@@ -139,8 +139,11 @@ class engine_impl final : public engine {
   std::mutex janitor_mu_;  // one janitor pass at a time
   std::mutex retention_mu_;
   std::unordered_map<stream_id, retention_policy> retention_;
+  // Copy-on-write: on_append() replaces the list, an append takes a reference
+  // to the current one (no copy of the functions per append).
+  using listener_list = std::vector<std::function<void(stream_id, offset)>>;
   std::mutex listeners_mu_;
-  std::vector<std::function<void(stream_id, offset)>> listeners_;
+  std::shared_ptr<const listener_list> listeners_ = std::make_shared<const listener_list>();
 
   std::atomic<bool> closing_{false}, stopping_{false}, failed_{false}, closed_{false};
   std::mutex stop_mu_;

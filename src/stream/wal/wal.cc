@@ -31,6 +31,7 @@
 #include "base/aligned_buffer.h"
 #include "base/crypto.h"
 #include "base/thread.h"
+#include "base/wake_batch.h"
 #include "stream/types.h"
 #include "stream/wal/format.h"
 
@@ -480,7 +481,12 @@ result<void> ring_log::append(std::span<const std::string_view> parts, append_ca
     p += part.size();
   }
   lk.lock();
-  if (--g->copying == 0 || (writer_waiting_ && writer_ready())) writer_cv_.notify_one();
+  // Wake the writer only when it has something to do: it sealed this group
+  // and waits for the last copy into it, or it may seal the filling group
+  // now. (Waking it on every append made it spin through the wait once per
+  // record while the syncer was busy: a futex wake and a context switch each.)
+  const bool sealed = g != filling_.get();
+  if ((--g->copying == 0 && sealed) || (writer_waiting_ && writer_ready())) writer_cv_.notify_one();
   return ok();
 }
 
@@ -598,12 +604,18 @@ void ring_log::flush_and_ack(std::unique_lock<std::mutex>& lk, std::deque<writte
   const uint64_t failed_from = first_failed_;
   const std::optional<error> why = failed_;
   lk.unlock();
-  for (auto& w : batch) {
-    for (auto& e : w.entries) {
-      if (w.start < failed_from) {
-        e.done(wal_offset(e.offset));
-      } else {
-        e.done(fail(errc::io_error, "wal write failed: " + (why ? why->message() : std::string("unknown"))));
+  // Threads the callbacks wake (response writers, parked fetches) are woken
+  // once for the whole batch, after its last callback (base/wake_batch.h).
+  {
+    wake_batch wakes;
+    for (auto& w : batch) {
+      for (auto& e : w.entries) {
+        if (w.start < failed_from) {
+          e.done(wal_offset(e.offset));
+        } else {
+          e.done(
+              fail(errc::io_error, "wal write failed: " + (why ? why->message() : std::string("unknown"))));
+        }
       }
     }
   }
