@@ -10,13 +10,14 @@
 #include <array>
 #include <boost/json.hpp>
 #include <cstring>
-#include <future>
 #include <mutex>
+#include <optional>
 
 #include "base/aligned_buffer.h"
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/fs.h"
+#include "base/thread.h"
 #include "objstore/internal/common.h"
 #include "objstore/meta_file.h"
 
@@ -63,14 +64,17 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
   // the slowest of the three (on the 2-core VM of docs/BENCHMARKS.md about
   // 2.4 ms per MiB under load, against 1 ms for a direct write): in series
   // with the write it cost a fifth of a large PUT's throughput.
+  // The two helpers live as long as the body (started when it spills), not
+  // one thread per chunk.
   aligned_buffer bufs[2] = {{kIoChunk, kDirectAlign}, {kIoChunk, kDirectAlign}};
   int cur = 0;
-  // Declared last: their destructors wait for the helpers before the buffers go away.
-  std::future<void> hashing;
-  std::future<result<void>> writing;
+  result<void> written = ok();
+  // Declared last: their destructors wait for the jobs before the buffers go away.
+  std::optional<job_thread> hasher_thread, writer_thread;
   auto settle = [&]() -> result<void> {
-    if (hashing.valid()) hashing.get();
-    return writing.valid() ? writing.get() : result<void>(ok());
+    if (hasher_thread) hasher_thread->wait();
+    if (writer_thread) writer_thread->wait();
+    return written;
   };
   for (bool eof = false; !eof;) {
     char* buf = bufs[cur].data();
@@ -116,16 +120,22 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
       write_len = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
       std::memset(buf + n, 0, write_len - n);
     }
-    hashing = std::async(std::launch::async, [&etag, chunk] { etag.update(chunk); });
-    writing = std::async(std::launch::async, [&f, chunk, offset, direct, write_len]() -> result<void> {
-      if (auto r = f.write_all(std::string_view(chunk.data(), write_len)); !r) return fail(io(r.error()));
+    if (!hasher_thread) {
+      hasher_thread.emplace("put-hash");
+      writer_thread.emplace("put-write");
+    }
+    hasher_thread->start([&etag, chunk] { etag.update(chunk); });
+    writer_thread->start([&f, &written, chunk, offset, direct, write_len] {
+      if (auto r = f.write_all(std::string_view(chunk.data(), write_len)); !r) {
+        written = fail(io(r.error()));
+        return;
+      }
       // Start writeback of this chunk now, so the final fdatasync finds little left to flush.
       // Durability still comes from that fdatasync; this only moves work earlier.
       if (!direct) {
         ::sync_file_range(f.fd(), static_cast<off_t>(offset), static_cast<off_t>(chunk.size()),
                           SYNC_FILE_RANGE_WRITE);
       }
-      return ok();
     });
     cur ^= 1;
   }
