@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/allocator.h"
 #include "device_probe.h"
 #include "objstore/local_store.h"
 #include "stream/engine.h"
@@ -166,6 +167,7 @@ int main(int argc, char** argv) {
                  "A paced producer sleeps only when its next record is due this far ahead (0 = before every "
                  "record)");
   CLI11_PARSE(app, argc, argv);
+  sluice::grow_heaps_in_large_steps();  // as `sluice server` does
   spdlog::set_level(spdlog::level::warn);
   fsys::remove_all(dir);
   fsys::create_directories(dir);

@@ -7,6 +7,7 @@
 #include "apps/sluice/commands.h"
 #include "apps/sluice/event_services.h"
 #include "apps/sluice/stream_services.h"
+#include "base/allocator.h"
 #include "base/config.h"
 #include "base/fs.h"
 #include "http/server.h"
@@ -39,6 +40,7 @@ std::string certs_dir(const config::settings& cfg, const std::string& first_driv
 }
 
 int run_server(const server_args& args) {
+  grow_heaps_in_large_steps();
   config::settings cfg;
   if (!args.config_file.empty()) {
     if (auto r = cfg.load_file(args.config_file); !r) {
