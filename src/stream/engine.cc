@@ -259,7 +259,11 @@ void engine_impl::on_durable(const std::shared_ptr<stream_state>& st, const reco
     b.records.push_back({st, rec});
     b.bytes += size;
     cache_bytes_ += size;
-    st->cached.emplace(rec->base, rec);
+    // A stream's records become durable in offset order, so the record almost
+    // always goes after the last one: the hint spares a descent of the tree
+    // per append (perf: 7% of the WAL syncer's time was that descent's cache
+    // misses). Out of order it is still correct, only not O(1).
+    st->cached.emplace_hint(st->cached.end(), rec->base, rec);
     if (b.bytes >= opts_.upload_bytes) {
       b.sealed = true;
       upload_cv_.notify_all();
