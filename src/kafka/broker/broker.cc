@@ -197,8 +197,9 @@ bool broker::on_append(stream::stream_id id) {
 }
 
 void broker::wake_fetches() {
+  // One fetch thread; it wakes the next if more than one fetch is ready.
   std::lock_guard lk(fetch_mu_);
-  fetch_cv_.notify_all();
+  fetch_cv_.notify_one();
 }
 
 void broker::park_fetch(std::vector<stream::stream_id> streams, uint64_t seen_seq,
@@ -216,7 +217,7 @@ void broker::park_fetch(std::vector<stream::stream_id> streams, uint64_t seen_se
       // Data that arrived since the caller's attempt wakes it at once.
       p->woken = append_seq_ != seen_seq;
       parked_.push_back(p);
-      fetch_cv_.notify_all();
+      fetch_cv_.notify_one();  // a waiting fetch thread takes its deadline into account
       return;
     }
   }
@@ -240,6 +241,11 @@ void broker::fetch_loop() {
     if (!ready) {
       fetch_cv_.wait_until(lk, next);
       continue;
+    }
+    // More ready than this one: let another fetch thread take it meanwhile.
+    if (std::any_of(parked_.begin(), parked_.end(),
+                    [&](const auto& p) { return p->woken || p->deadline <= now; })) {
+      fetch_cv_.notify_one();
     }
     uint64_t seq = append_seq_;
     lk.unlock();
