@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -94,16 +95,20 @@ inline double device_seq_write(const std::string& dir, size_t total) {
 // cache, the deleted gigabyte is discarded): a load started at once sees WAL
 // flushes of tens of ms for its first seconds. Waits until fdatasync latency
 // is back near `baseline_p99` (p99 of 200 samples within 2x, twice in a row),
-// at most `max_seconds`; returns the seconds waited.
-inline double device_settle(const std::string& dir, double baseline_p99, double max_seconds = 30) {
+// at most `max_seconds`, and prints how long that took (or that it did not).
+inline void device_settle(const std::string& dir, double baseline_p99, double max_seconds = 30) {
   using std::chrono::steady_clock;
   auto t0 = steady_clock::now();
-  int good = 0;
-  while (std::chrono::duration<double>(steady_clock::now() - t0).count() < max_seconds) {
+  auto waited = [&] { return std::chrono::duration<double>(steady_clock::now() - t0).count(); };
+  for (int good = 0; waited() < max_seconds;) {
     good = device_fsync(dir, 200).p99 <= 2 * baseline_p99 ? good + 1 : 0;
-    if (good == 2) break;
+    if (good == 2) {
+      std::printf("device: fdatasync back to its baseline %.1f s after the sequential write\n", waited());
+      return;
+    }
   }
-  return std::chrono::duration<double>(steady_clock::now() - t0).count();
+  std::printf("device: fdatasync still above 2x its baseline p99 %.0f s after the sequential write\n",
+              waited());
 }
 
 }  // namespace sluice::bench
