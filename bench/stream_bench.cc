@@ -54,9 +54,12 @@ struct setup {
   std::unique_ptr<stream::engine> engine;
 };
 
-setup open_all(const std::string& dir, const stream::engine_options& opts, uint64_t wal_capacity) {
+// objects_dir: where the object layer keeps the uploads; empty = dir/objects,
+// on the disk under test beside the WAL.
+setup open_all(const std::string& dir, const stream::engine_options& opts, uint64_t wal_capacity,
+               const std::string& objects_dir = {}) {
   setup s;
-  auto layer = objstore::open_local_store({dir + "/objects"});
+  auto layer = objstore::open_local_store({objects_dir.empty() ? dir + "/objects" : objects_dir});
   if (!layer) std::exit(1);
   s.layer = std::move(layer).value();
   auto st = stream::make_local_storage(*s.layer, "stream-bench", "root");
@@ -162,6 +165,11 @@ int main(int argc, char** argv) {
   app.add_option("--streams", streams_n, "Streams (partitions)");
   app.add_option("--producers", producers, "Producer threads");
   app.add_option("--catchup-mb", catchup_mb, "Data written before the catch-up read");
+  std::string objects_dir;
+  app.add_option("--objects-dir", objects_dir,
+                 "Object layer folder for the append steps (emptied; default: DIR/objects, the disk under "
+                 "test). A folder on another device, or on tmpfs, stands in for a remote S3 service: the "
+                 "disk then writes each byte once (the WAL) instead of twice (WAL and object)");
   int64_t wake_us = 1000;
   app.add_option("--wake-us", wake_us,
                  "A paced producer sleeps only when its next record is due this far ahead (0 = before every "
@@ -172,6 +180,11 @@ int main(int argc, char** argv) {
   fsys::remove_all(dir);
   fsys::create_directories(dir);
   dir = fsys::absolute(dir).string();
+  if (!objects_dir.empty()) {
+    fsys::remove_all(objects_dir);
+    fsys::create_directories(objects_dir);
+    objects_dir = fsys::absolute(objects_dir).string();
+  }
 
   auto fs = device_fsync(dir, 2000);
   double seq = device_seq_write(dir, 1ull << 30);
@@ -185,7 +198,7 @@ int main(int argc, char** argv) {
   stream::engine_options opts;
   opts.janitor_interval = hours(1);  // compaction measured separately
   {
-    auto s = open_all(dir, opts, 2ull << 30);
+    auto s = open_all(dir, opts, 2ull << 30, objects_dir);
     std::vector<stream::stream_id> ids;
     for (int i = 0; i < streams_n; ++i) {
       auto st = s.engine->create_stream({{"bench", std::to_string(i)}});
@@ -215,6 +228,7 @@ int main(int argc, char** argv) {
                                          gb, gb > 0 ? st.put_requests / gb : 0.0));
     s.engine->close();
   }
+  if (!objects_dir.empty()) fsys::remove_all(objects_dir);
 
   // Catch-up: fresh data, then a cold engine reads it all back from objects.
   fsys::remove_all(dir);

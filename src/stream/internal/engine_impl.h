@@ -84,6 +84,7 @@ class engine_impl final : public engine {
   void release_reservation(size_t size);
   cache_block& active_block_locked();
   void seal_active_locked();
+  void seal_for_space_locked();  // seal_active_locked() unless a sealed block waits for upload
   std::shared_ptr<cache_block> next_upload_locked();
   // Drops uploaded blocks beyond the cache size from the cache; returns them
   // so the caller frees their records after releasing cache_mu_.
