@@ -19,6 +19,7 @@
 #include "base/fs.h"
 #include "base/thread.h"
 #include "objstore/internal/common.h"
+#include "objstore/internal/trash.h"
 #include "objstore/meta_file.h"
 
 namespace sluice::objstore {
@@ -230,6 +231,7 @@ class local_store final : public object_layer {
       }
       if (!entries.value().empty()) spdlog::info("cleaned {} interrupted writes in {}", entries.value().size(), tmp_);
     }
+    trash_ = std::make_unique<detail::trash>(fs::join(sys_, "trash"));
     return ok();
   }
 
@@ -490,7 +492,7 @@ class local_store final : public object_layer {
     if (auto r = fs::remove(fs::join(dir, kMetaName)); !r) return fail(io(r.error()));
     if (auto r = fs::fsync_dir(dir); !r) return fail(io(r.error()));
     for (const auto& v : m.value().versions) {
-      if (!v.data_dir.empty()) (void)fs::remove_all(fs::join(dir, std::string(kDataPrefix) + v.data_dir));
+      if (!v.data_dir.empty()) trash_->discard(fs::join(dir, std::string(kDataPrefix) + v.data_dir));
     }
     prune_empty_dirs(bucket, dir);
     return removed;
@@ -890,7 +892,7 @@ class local_store final : public object_layer {
         if (!e.is_dir || !e.name.starts_with(kDataPrefix)) continue;
         bool referenced = false;
         for (const auto& v : m.versions) referenced = referenced || e.name.substr(kDataPrefix.size()) == v.data_dir;
-        if (!referenced) (void)fs::remove_all(fs::join(dir, e.name));
+        if (!referenced) trash_->discard(fs::join(dir, e.name));
       }
     }
     return ok();
@@ -910,6 +912,8 @@ class local_store final : public object_layer {
 
   local_store_options opts_;
   std::string sys_, tmp_, buckets_, multipart_;
+  // Data folders no version names any more are removed in the background.
+  std::unique_ptr<detail::trash> trash_;
   std::string deployment_id_;
   std::mutex bucket_mu_;  // bucket creation/removal and cache fills
   std::mutex cache_mu_;

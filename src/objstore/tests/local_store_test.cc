@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "base/crypto.h"
 #include "base/encoding.h"
@@ -107,6 +110,27 @@ TEST_F(LocalStore, OverwriteReplacesAndRemovesOldData) {
     if (e.path().filename().string().starts_with(".sluice.d-")) ++data_dirs;
   }
   EXPECT_EQ(data_dirs, 1);
+  // The replaced data went to the trash, which a background thread empties.
+  const auto trash = root_ / ".sluice.sys" / "trash";
+  for (int i = 0; i < 500 && !std::filesystem::is_empty(trash); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(trash));
+}
+
+TEST_F(LocalStore, TrashLeftoversAreRemovedAfterRestart) {
+  // A stop (or crash) with removals still queued leaves them in the trash.
+  const auto left = root_ / ".sluice.sys" / "trash" / "left-by-a-crash";
+  std::filesystem::create_directories(left);
+  { std::ofstream(left / "part.1") << "old data"; }
+  store_.reset();
+  auto s = open_local_store({root_.string(), 16, 1ull << 30});
+  ASSERT_TRUE(s) << s.error().message();
+  store_ = std::move(s).value();
+  for (int i = 0; i < 500 && std::filesystem::exists(left); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(std::filesystem::exists(left));
 }
 
 TEST_F(LocalStore, MissingObjectsAndBuckets) {
