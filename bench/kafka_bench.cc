@@ -246,6 +246,15 @@ load_result run_load(const options& o, double rate_mbs, int index) {
         std::exit(1);
       }
       rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+      // Delivery reports are served by a thread of their own, as soon as
+      // librdkafka has them: served from the sending loop (between its sleeps)
+      // they waited up to that loop's next wake-up, which the produce latency
+      // then counted (at 1 MB/s: produce p50 4.2 ms against a broker round
+      // trip of 0.75 ms and an end-to-end p50 of 2.4 ms).
+      std::atomic<bool> sending{true};
+      std::thread reports([&] {
+        while (sending.load()) rd_kafka_poll(rk, 50);
+      });
       std::string payload(o.message_size, 'x');
       const double per_sec = rate_mbs > 0 ? rate_mbs * 1e6 / static_cast<double>(o.message_size) / o.producers : 0;
       uint64_t n = 0;
@@ -259,7 +268,6 @@ load_result run_load(const options& o, double rate_mbs, int index) {
           // is due: a busy wait per message would burn a core the broker
           // under test shares. Latency still counts from `sched`.
           if (now_ns() < sched) {
-            rd_kafka_poll(rk, 0);
             int64_t left = sched - now_ns();
             if (left > 0) std::this_thread::sleep_for(nanoseconds(std::max<int64_t>(left, 500'000)));
           }
@@ -275,11 +283,12 @@ load_result run_load(const options& o, double rate_mbs, int index) {
             std::fprintf(stderr, "produce: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
             std::exit(1);
           }
-          rd_kafka_poll(rk, 1);
+          std::this_thread::sleep_for(microseconds(200));  // the queue drains as reports arrive
         }
         ++n;
-        if ((n & 63) == 0) rd_kafka_poll(rk, 0);
       }
+      sending = false;
+      reports.join();
       rd_kafka_flush(rk, 60'000);
       rd_kafka_topic_destroy(rkt);
       rd_kafka_destroy(rk);
