@@ -44,7 +44,9 @@ void trash::discard(const std::string& path) {
       cv_.notify_one();
       return;
     }
-    if (errno == ENOENT) return;
+    // ENOENT: path is gone (nothing to do), or the trash folder is (removed
+    // under a running server): then the path goes at once, as below.
+    if (errno == ENOENT && !fs::exists(path)) return;
   }
   (void)fs::remove_all(path);
 }

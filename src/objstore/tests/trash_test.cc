@@ -51,6 +51,14 @@ TEST_F(Trash, MissingPathIsNotAnError) {
   EXPECT_TRUE(fsys::is_empty(root_ / "trash"));
 }
 
+TEST_F(Trash, WithoutItsFolderPathsAreRemovedAtOnce) {
+  trash t((root_ / "trash").string());
+  fsys::remove_all(root_ / "trash");  // an operator's rm -rf under a running server
+  auto a = folder_with_file("a");
+  t.discard(a.string());
+  EXPECT_FALSE(fsys::exists(a));
+}
+
 TEST_F(Trash, LeftoversOfAnEarlierRunAreRemoved) {
   fsys::create_directories(root_ / "trash");
   fsys::rename(folder_with_file("old"), root_ / "trash" / "old");
