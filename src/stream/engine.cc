@@ -344,7 +344,14 @@ void engine_impl::uploader_loop() {
       trim_wal();
       continue;
     }
+    const auto started = std::chrono::steady_clock::now();
     auto r = upload_block(b);
+    if (r) {
+      spdlog::debug(
+          "stream engine: uploaded {} records, {:.1f} MiB, in {:.1f} ms", b->records.size(),
+          static_cast<double>(b->bytes) / (1 << 20),
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+    }
     if (!r) {
       spdlog::warn("stream engine: upload of {} records failed: {}; retrying in {} ms", b->records.size(),
                    r.error().message(), backoff.count());
@@ -845,7 +852,13 @@ void engine_impl::janitor_loop() {
       stop_cv_.wait_for(lk, opts_.janitor_interval, [&] { return stopping_.load(); });
     }
     if (stopping_) break;
+    const auto started = std::chrono::steady_clock::now();
+    const uint64_t compacted = stats_.compacted_bytes.load();
     if (auto r = run_janitor(); !r) spdlog::warn("stream engine: janitor: {}", r.error().message());
+    spdlog::debug(
+        "stream engine: janitor run in {:.1f} ms, {:.1f} MiB compacted",
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
+        static_cast<double>(stats_.compacted_bytes.load() - compacted) / (1 << 20));
   }
 }
 
