@@ -165,6 +165,10 @@ int main(int argc, char** argv) {
   app.add_option("--streams", streams_n, "Streams (partitions)");
   app.add_option("--producers", producers, "Producer threads");
   app.add_option("--catchup-mb", catchup_mb, "Data written before the catch-up read");
+  int catchup_tries = 3;
+  app.add_option("--catchup-tries", catchup_tries,
+                 "Tries of each catch-up pass (engine and raw alternating; best counts)")
+      ->check(CLI::Range(1, 20));
   std::string objects_dir;
   app.add_option("--objects-dir", objects_dir,
                  "Object layer folder for the append steps (emptied; default: DIR/objects, the disk under "
@@ -257,54 +261,62 @@ int main(int argc, char** argv) {
   // Two passes: "cold" drops the page cache of every file under the folder
   // before each measurement (both read the device), "warm" reads what the
   // cold pass left in the page cache (both copy from memory).
+  // Each pass runs `catchup_tries` times, engine and raw alternating, and the
+  // best of each counts (as in run_s3.sh: on a shared machine interference
+  // only lowers a figure). One try each let the order decide: right after the
+  // append steps' gigabytes the device was slower for whichever pass went
+  // first (cold ratios 0.30-0.44 after a full run, 0.75-0.88 without it).
   for (bool warm : {false, true}) {
     const char* state = warm ? "warm" : "cold";
-    if (!warm) drop_page_cache(dir);
-    stream::engine_options cold = opts;
-    cold.background = false;
-    auto s = open_all(dir, cold, 2ull << 30);
-    auto t0 = steady_clock::now();
-    uint64_t bytes = 0;
-    for (auto id : ids) {
-      auto st = s.engine->status(id).value();
-      stream::offset cur = st.start;
-      while (cur < st.end) {
-        auto r = s.engine->read(id, cur, {.max_bytes = 1 << 20});
-        if (!r || r.value().empty()) {
-          std::fprintf(stderr, "catch-up read failed at %lld\n", static_cast<long long>(cur));
-          return 1;
-        }
-        for (const auto& rec : r.value()) {
-          bytes += rec->payload.size();
-          cur = rec->end();
+    double catchup = 0, raw = 0;
+    uint64_t gets = 0;
+    for (int attempt = 0; attempt < catchup_tries; ++attempt) {
+      if (!warm) drop_page_cache(dir);
+      stream::engine_options cold = opts;
+      cold.background = false;
+      auto s = open_all(dir, cold, 2ull << 30);
+      auto t0 = steady_clock::now();
+      uint64_t bytes = 0;
+      for (auto id : ids) {
+        auto st = s.engine->status(id).value();
+        stream::offset cur = st.start;
+        while (cur < st.end) {
+          auto r = s.engine->read(id, cur, {.max_bytes = 1 << 20});
+          if (!r || r.value().empty()) {
+            std::fprintf(stderr, "catch-up read failed at %lld\n", static_cast<long long>(cur));
+            return 1;
+          }
+          for (const auto& rec : r.value()) {
+            bytes += rec->payload.size();
+            cur = rec->end();
+          }
         }
       }
-    }
-    double secs = duration<double>(steady_clock::now() - t0).count();
-    double catchup = bytes / secs / 1e6;
-    auto st = s.engine->stats();
-    // Raw GETs of the same objects through the same storage interface.
-    auto listed = s.storage->list("").value();
-    if (!warm) drop_page_cache(dir);
-    auto t1 = steady_clock::now();
-    uint64_t raw_bytes = 0;
-    for (const auto& o : listed) {
-      for (uint64_t off = 0; off < o.size; off += 8 << 20) {
-        auto g = s.storage->get(o.key, off, 8 << 20);
-        if (!g) return 1;
-        raw_bytes += g.value().size();
+      catchup = std::max(catchup, bytes / duration<double>(steady_clock::now() - t0).count() / 1e6);
+      gets = s.engine->stats().get_requests;
+      // Raw GETs of the same objects through the same storage interface.
+      auto listed = s.storage->list("").value();
+      if (!warm) drop_page_cache(dir);
+      auto t1 = steady_clock::now();
+      uint64_t raw_bytes = 0;
+      for (const auto& o : listed) {
+        for (uint64_t off = 0; off < o.size; off += 8 << 20) {
+          auto g = s.storage->get(o.key, off, 8 << 20);
+          if (!g) return 1;
+          raw_bytes += g.value().size();
+        }
       }
+      raw = std::max(raw, raw_bytes / duration<double>(steady_clock::now() - t1).count() / 1e6);
     }
-    double raw = raw_bytes / duration<double>(steady_clock::now() - t1).count() / 1e6;
     std::printf(
-        "\ncatch-up read (engine caches empty, page cache %s): %.0f MB/s, %llu GETs; raw GET of the same "
-        "objects: %.0f MB/s; ratio %.2f\n",
-        state, catchup, static_cast<unsigned long long>(st.get_requests), raw, catchup / raw);
+        "\ncatch-up read (engine caches empty, page cache %s, best of %d): %.0f MB/s, %llu GETs; raw GET of "
+        "the same objects: %.0f MB/s; ratio %.2f\n",
+        state, catchup_tries, catchup, static_cast<unsigned long long>(gets), raw, catchup / raw);
     json_line(
         "catchup",
         fmt::format("\"page_cache\":\"{}\",\"catchup_mbs\":{:.0f},\"raw_get_mbs\":{:.0f},\"ratio\":{:.2f},"
-                    "\"gets\":{}",
-                    state, catchup, raw, catchup / raw, st.get_requests));
+                    "\"gets\":{},\"tries\":{}",
+                    state, catchup, raw, catchup / raw, gets, catchup_tries));
   }
   fsys::remove_all(dir);
   return 0;
