@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <array>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "base/aligned_buffer.h"
 #include "base/crypto.h"
@@ -54,31 +56,151 @@ result<fs::file> open_spill(const std::string& path, bool& direct) {
   return fs::file::open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 }
 
+// The spill pipeline of a large body: the receiving thread fills a ring of
+// chunk buffers; a writer thread writes them to the file in order and a hasher
+// thread hashes them in order, each at its own pace; a buffer is refilled once
+// both are done with it. Decoupled, the writes run ahead of the hash (the
+// slowest step: MD5 ~1.5 ms per MiB on the 2-core VM of docs/BENCHMARKS.md,
+// against ~1 ms for a direct write), and the writer starts an fdatasync every
+// kSyncEvery bytes, so the flush a PUT must end with overlaps the hashing of
+// the last chunks instead of following it. In lockstep (hash and write of one
+// chunk, then the next) the final fdatasync of a 64 MiB body, ~50 ms, came
+// after the last hash.
+class spill_pipeline {
+ public:
+  static constexpr size_t kRing = 4;                   // chunk buffers per body (4 MiB)
+  static constexpr uint64_t kSyncEvery = 16ull << 20;  // bytes between the writer's fdatasyncs
+
+  spill_pipeline(fs::file& f, bool direct, hasher& etag) : f_(f), direct_(direct), etag_(etag) {
+    for (auto& b : bufs_) b.reset(kIoChunk, kDirectAlign);
+    writer_ = named_thread("put-write", [this] { write_loop(); });
+    hasher_ = named_thread("put-hash", [this] { hash_loop(); });
+  }
+  ~spill_pipeline() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    writer_.join();
+    hasher_.join();
+  }
+  spill_pipeline(const spill_pipeline&) = delete;
+  spill_pipeline& operator=(const spill_pipeline&) = delete;
+
+  // The buffer for the next chunk, once both threads are done with its last
+  // use; nullptr after a write error (finish() returns it).
+  char* next_buffer() {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return failed_ || received_ - std::min(written_, hashed_) < kRing; });
+    return failed_ ? nullptr : bufs_[received_ % kRing].data();
+  }
+  // Hands over the chunk just filled: n bytes at file offset `offset`.
+  void submit(size_t n, uint64_t offset) {
+    slot& s = slots_[received_ % kRing];
+    s.n = n;
+    s.offset = offset;
+    s.write_len = n;
+    if (direct_ && n % kDirectAlign != 0) {  // direct writes are whole blocks: pad, cut back at the end
+      s.write_len = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+      std::memset(bufs_[received_ % kRing].data() + n, 0, s.write_len - n);
+    }
+    {
+      std::lock_guard lk(mu_);
+      ++received_;
+    }
+    cv_.notify_all();
+  }
+  // Waits until every chunk is written and hashed; the first write error.
+  result<void> finish() {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return failed_ || (written_ == received_ && hashed_ == received_); });
+    return failed_ ? result<void>(fail(error_)) : ok();
+  }
+
+ private:
+  struct slot {
+    size_t n = 0, write_len = 0;
+    uint64_t offset = 0;
+  };
+
+  void write_loop() {
+    uint64_t unsynced = 0;
+    for (;;) {
+      size_t i;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return stop_ || written_ < received_; });
+        if (written_ == received_) return;  // stopping
+        i = written_ % kRing;
+      }
+      const slot& s = slots_[i];
+      auto r = f_.write_all(std::string_view(bufs_[i].data(), s.write_len));
+      if (r && !direct_) {
+        // Start writeback now, so the final fdatasync finds little left to flush.
+        ::sync_file_range(f_.fd(), static_cast<off_t>(s.offset), static_cast<off_t>(s.n),
+                          SYNC_FILE_RANGE_WRITE);
+      }
+      unsynced += s.n;
+      if (r && unsynced >= kSyncEvery) {
+        r = f_.sync();  // durability still comes from stage()'s final fdatasync; this moves work earlier
+        unsynced = 0;
+      }
+      {
+        std::lock_guard lk(mu_);
+        if (!r && !failed_) {
+          failed_ = true;
+          error_ = io(r.error());
+        }
+        ++written_;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  void hash_loop() {
+    for (;;) {
+      size_t i;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return stop_ || hashed_ < received_; });
+        if (hashed_ == received_) return;  // stopping
+        i = hashed_ % kRing;
+      }
+      etag_.update(std::string_view(bufs_[i].data(), slots_[i].n));
+      {
+        std::lock_guard lk(mu_);
+        ++hashed_;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  fs::file& f_;
+  const bool direct_;
+  hasher& etag_;
+  aligned_buffer bufs_[kRing];
+  slot slots_[kRing];  // slot i: written by the receiver before it counts in received_
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t received_ = 0, written_ = 0, hashed_ = 0;
+  bool stop_ = false;
+  bool failed_ = false;
+  error error_;
+  std::thread writer_, hasher_;  // last: they start once the rest is in place
+};
+
 result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, const std::string& spill_dir,
                           const std::string& spill_name, bool md5_etag = true) {
   staged_body out;
   hasher etag(md5_etag ? hash_kind::md5 : hash_kind::xxh3_128);
   fs::file f;
   bool direct = false;
-  // Two chunks: once the body spills to a file, one helper thread hashes a
-  // chunk while another writes it and this thread receives the next. MD5 is
-  // the slowest of the three (on the 2-core VM of docs/BENCHMARKS.md about
-  // 2.4 ms per MiB under load, against 1 ms for a direct write): in series
-  // with the write it cost a fifth of a large PUT's throughput.
-  // The two helpers live as long as the body (started when it spills), not
-  // one thread per chunk.
-  aligned_buffer bufs[2] = {{kIoChunk, kDirectAlign}, {kIoChunk, kDirectAlign}};
-  int cur = 0;
-  result<void> written = ok();
-  // Declared last: their destructors wait for the jobs before the buffers go away.
-  std::optional<job_thread> hasher_thread, writer_thread;
-  auto settle = [&]() -> result<void> {
-    if (hasher_thread) hasher_thread->wait();
-    if (writer_thread) writer_thread->wait();
-    return written;
-  };
+  aligned_buffer first(kIoChunk, kDirectAlign);  // chunks before the body spills (it may stay inline)
+  std::optional<spill_pipeline> pipe;            // after f: stopped before the file closes
   for (bool eof = false; !eof;) {
-    char* buf = bufs[cur].data();
+    char* buf = pipe ? pipe->next_buffer() : first.data();
+    if (!buf) break;  // a write failed: finish() reports it
     // Fill the whole chunk before hashing and writing: sources may deliver small pieces.
     size_t n = 0;
     while (n < kIoChunk) {
@@ -111,36 +233,17 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
       if (auto r = f.write_all(out.memory); !r) return fail(io(r.error()));
       out.memory.clear();
       out.memory.shrink_to_fit();
+      pipe.emplace(f, direct, etag);
+      // This chunk is in `first`: copy it into the pipeline's first buffer.
+      char* into = pipe->next_buffer();
+      std::memcpy(into, buf, n);
     }
-    SLUICE_TRY(settle());
-    uint64_t offset = out.size - n;
-    // Direct writes are whole aligned blocks: the last, short chunk is padded
-    // with zeros and the file cut back to its size once written.
-    size_t write_len = n;
-    if (direct && n % kDirectAlign != 0) {
-      write_len = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
-      std::memset(buf + n, 0, write_len - n);
-    }
-    if (!hasher_thread) {
-      hasher_thread.emplace("put-hash");
-      writer_thread.emplace("put-write");
-    }
-    hasher_thread->start([&etag, chunk] { etag.update(chunk); });
-    writer_thread->start([&f, &written, chunk, offset, direct, write_len] {
-      if (auto r = f.write_all(std::string_view(chunk.data(), write_len)); !r) {
-        written = fail(io(r.error()));
-        return;
-      }
-      // Start writeback of this chunk now, so the final fdatasync finds little left to flush.
-      // Durability still comes from that fdatasync; this only moves work earlier.
-      if (!direct) {
-        ::sync_file_range(f.fd(), static_cast<off_t>(offset), static_cast<off_t>(chunk.size()),
-                          SYNC_FILE_RANGE_WRITE);
-      }
-    });
-    cur ^= 1;
+    pipe->submit(n, out.size - n);
   }
-  SLUICE_TRY(settle());
+  if (pipe) {
+    SLUICE_TRY(pipe->finish());
+    pipe.reset();
+  }
   if (f.valid()) {
     if (direct && out.size % kDirectAlign != 0 && ::ftruncate(f.fd(), static_cast<off_t>(out.size)) != 0) {
       return fail(io(errno_error("truncate " + out.file_path, errno)));
