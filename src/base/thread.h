@@ -1,9 +1,6 @@
 #pragma once
 // Threads with names: `top -H`, `ps -L`, perf and gdb show them (Linux keeps
 // at most 15 bytes of a name; longer names are cut).
-#include <condition_variable>
-#include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -27,32 +24,5 @@ std::thread named_thread(std::string name, F&& f) {
 // acknowledge requests (WAL, network) are scheduled first. Threads it starts
 // inherit it.
 void lower_thread_priority();
-
-// A helper thread for a pipeline that hands each step of a stream to another
-// thread (hash one chunk while the next is received): one thread for the
-// whole stream instead of one per step. One job at a time: start() a job,
-// wait() for it, start the next.
-class job_thread {
- public:
-  explicit job_thread(std::string name);
-  ~job_thread();  // waits for the job in progress, then ends the thread
-  job_thread(const job_thread&) = delete;
-  job_thread& operator=(const job_thread&) = delete;
-
-  // Runs `job` on the thread. The previous job must have been waited for.
-  void start(std::function<void()> job);
-  // Returns once the last job started has finished (at once if none).
-  void wait();
-
- private:
-  void loop();
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::function<void()> job_;
-  bool busy_ = false;
-  bool stop_ = false;
-  std::thread thread_;
-};
 
 }  // namespace sluice
