@@ -26,6 +26,7 @@
 #include "objstore/erasure/codec.h"
 #include "objstore/erasure/layout.h"
 #include "objstore/internal/common.h"
+#include "objstore/internal/trash.h"
 #include "objstore/meta_file.h"
 
 namespace sluice::objstore {
@@ -163,6 +164,9 @@ struct drive {
   std::atomic<uint64_t> format_gen{0};
   // File system (st_dev) the folder was last seen on; 0 = not seen yet.
   std::atomic<uint64_t> dev{0};
+  // Data folders no version names any more are removed in the background
+  // (set once the drive is usable at start; absent on a drive offline then).
+  std::unique_ptr<trash> bin;
 };
 
 uint64_t device_of(const std::string& path) {
@@ -597,6 +601,7 @@ class erasure_store_impl final : public erasure_store {
           spdlog::info("cleaned {} interrupted writes in {}", entries.value().size(), d->tmp);
         }
       }
+      d->bin = std::make_unique<trash>(fs::join(d->sys, "trash"));
     }
     for (auto& d : drives_) {
       if (d->online) d->dev = device_of(d->root);
@@ -1790,7 +1795,12 @@ class erasure_store_impl final : public erasure_store {
     if (auto entries = fs::list_dir(dir)) {
       for (const auto& e : entries.value()) {
         if (!e.is_dir || !e.name.starts_with(kDataPrefix)) continue;
-        if (!referenced.count(e.name.substr(kDataPrefix.size()))) (void)fs::remove_all(fs::join(dir, e.name));
+        if (referenced.count(e.name.substr(kDataPrefix.size()))) continue;
+        if (d.bin) {
+          d.bin->discard(fs::join(dir, e.name));
+        } else {
+          (void)fs::remove_all(fs::join(dir, e.name));
+        }
       }
     }
     if (!has_meta) prune_empty_dirs(d, bucket, dir);

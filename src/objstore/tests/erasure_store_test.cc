@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "base/crypto.h"
 #include "base/encoding.h"
@@ -211,6 +213,11 @@ TEST_P(ErasureStore, OverwriteAndDelete) {
     for (auto& e : stdfs::directory_iterator(key_dir(d, "k"))) {
       EXPECT_FALSE(e.path().filename().string().starts_with(".sluice.d-")) << "old data left on drive " << d;
     }
+    // Moved to the drive's trash, which a background thread empties.
+    const auto bin = stdfs::path(drives_[static_cast<size_t>(d)]) / ".sluice.sys" / "trash";
+    for (int i = 0; i < 500 && !stdfs::is_empty(bin); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(stdfs::is_empty(bin)) << "drive " << d;
   }
   auto del = store_->delete_object("bkt", "k");
   ASSERT_TRUE(del);
