@@ -124,56 +124,53 @@ class spill_pipeline {
     uint64_t offset = 0;
   };
 
-  void write_loop() {
-    uint64_t unsynced = 0;
+  // Runs step(slot) for every chunk received, in order, counting them in
+  // `done`; the first failing step fails the pipeline.
+  template <class Step>
+  void consume(size_t& done, Step step) {
     for (;;) {
       size_t i;
       {
         std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return stop_ || written_ < received_; });
-        if (written_ == received_) return;  // stopping
-        i = written_ % kRing;
+        cv_.wait(lk, [&] { return stop_ || done < received_; });
+        if (done == received_) return;  // stopping
+        i = done % kRing;
       }
-      const slot& s = slots_[i];
-      auto r = f_.write_all(std::string_view(bufs_[i].data(), s.write_len));
-      if (r && !direct_) {
-        // Start writeback now, so the final fdatasync finds little left to flush.
-        ::sync_file_range(f_.fd(), static_cast<off_t>(s.offset), static_cast<off_t>(s.n),
-                          SYNC_FILE_RANGE_WRITE);
-      }
-      unsynced += s.n;
-      if (r && unsynced >= kSyncEvery) {
-        r = f_.sync();  // durability still comes from stage()'s final fdatasync; this moves work earlier
-        unsynced = 0;
-      }
+      result<void> r = step(i);
       {
         std::lock_guard lk(mu_);
         if (!r && !failed_) {
           failed_ = true;
           error_ = io(r.error());
         }
-        ++written_;
+        ++done;
       }
       cv_.notify_all();
     }
   }
 
+  void write_loop() {
+    uint64_t unsynced = 0;
+    consume(written_, [&](size_t i) -> result<void> {
+      const slot& s = slots_[i];
+      SLUICE_TRY(f_.write_all(std::string_view(bufs_[i].data(), s.write_len)));
+      if (!direct_) {
+        // Start writeback now, so the final fdatasync finds little left to flush.
+        ::sync_file_range(f_.fd(), static_cast<off_t>(s.offset), static_cast<off_t>(s.n),
+                          SYNC_FILE_RANGE_WRITE);
+      }
+      unsynced += s.n;
+      if (unsynced < kSyncEvery) return ok();
+      unsynced = 0;
+      return f_.sync();  // durability still comes from stage()'s final fdatasync; this moves work earlier
+    });
+  }
+
   void hash_loop() {
-    for (;;) {
-      size_t i;
-      {
-        std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return stop_ || hashed_ < received_; });
-        if (hashed_ == received_) return;  // stopping
-        i = hashed_ % kRing;
-      }
+    consume(hashed_, [&](size_t i) -> result<void> {
       etag_.update(std::string_view(bufs_[i].data(), slots_[i].n));
-      {
-        std::lock_guard lk(mu_);
-        ++hashed_;
-      }
-      cv_.notify_all();
-    }
+      return ok();
+    });
   }
 
   fs::file& f_;
