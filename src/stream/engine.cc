@@ -346,12 +346,6 @@ void engine_impl::uploader_loop() {
     }
     const auto started = std::chrono::steady_clock::now();
     auto r = upload_block(b);
-    if (r) {
-      spdlog::debug(
-          "stream engine: uploaded {} records, {:.1f} MiB, in {:.1f} ms", b->records.size(),
-          static_cast<double>(b->bytes) / (1 << 20),
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
-    }
     if (!r) {
       spdlog::warn("stream engine: upload of {} records failed: {}; retrying in {} ms", b->records.size(),
                    r.error().message(), backoff.count());
@@ -360,6 +354,10 @@ void engine_impl::uploader_loop() {
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
       continue;
     }
+    spdlog::debug(
+        "stream engine: uploaded {} records, {:.1f} MiB, in {:.1f} ms", b->records.size(),
+        static_cast<double>(b->bytes) / (1 << 20),
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
     backoff = 100ms;
     trim_wal();
   }
