@@ -12,6 +12,20 @@ class aligned_buffer {
   aligned_buffer(size_t n, size_t align) { reset(n, align); }
   aligned_buffer(const aligned_buffer&) = delete;
   aligned_buffer& operator=(const aligned_buffer&) = delete;
+  aligned_buffer(aligned_buffer&& o) noexcept : p_(o.p_), n_(o.n_) {
+    o.p_ = nullptr;
+    o.n_ = 0;
+  }
+  aligned_buffer& operator=(aligned_buffer&& o) noexcept {
+    if (this != &o) {
+      std::free(p_);
+      p_ = o.p_;
+      n_ = o.n_;
+      o.p_ = nullptr;
+      o.n_ = 0;
+    }
+    return *this;
+  }
   ~aligned_buffer() { std::free(p_); }
   char* data() const { return p_; }
   size_t capacity() const { return n_; }

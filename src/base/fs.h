@@ -47,6 +47,8 @@ result<void> fsync_dir(const std::string& path);
 // rename(2); both paths on one filesystem.
 result<void> rename(const std::string& from, const std::string& to);
 result<std::string> read_file(const std::string& path);
+// Creates or truncates path, writes data and fdatasyncs it (not its folder entry).
+result<void> write_file_synced(const std::string& path, std::string_view data, int mode = 0644);
 // Writes path atomically and durably: temp file, fsync, rename, fsync of the dir.
 result<void> write_file_durable(const std::string& path, std::string_view data, int mode = 0644);
 // Removes a file or an empty directory; missing is not an error.

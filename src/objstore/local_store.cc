@@ -11,6 +11,8 @@
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -36,15 +38,6 @@ constexpr size_t kIoChunk = 1 << 20;
 constexpr size_t kDirectAlign = 4096;  // O_DIRECT offsets, lengths and buffers
 constexpr int kFormatVersion = 1;
 
-// Reads a source to the end into staging: the first `inline_max` bytes in
-// memory, the rest spilled to a file. Computes the ETag hash and size on the way.
-struct staged_body {
-  std::string memory;
-  std::string file_path;  // set when spilled
-  uint64_t size = 0;
-  std::string etag_hex;  // MD5, or XXH3-128 (put_options::md5_etag)
-};
-
 // Opens the spill file for direct I/O when the file system allows it (ext4,
 // xfs; not tmpfs): large bodies then go to the disk without a copy through the
 // page cache, which costs more CPU than the hashing on small machines.
@@ -55,6 +48,67 @@ result<fs::file> open_spill(const std::string& path, bool& direct) {
   direct = false;
   return fs::file::open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 }
+
+// Chunk buffers of the PUT path, kept for reuse. A fresh 1 MiB buffer is a
+// new mapping whose pages fault in as the body fills it and are unmapped
+// again after the request: on the VM of docs/BENCHMARKS.md that was ~512
+// page faults (two buffers) per 1 MiB PUT. Keeps at most kKeep buffers; more
+// concurrent bodies allocate and free their own.
+class chunk_pool {
+ public:
+  static constexpr size_t kKeep = 32;
+
+  static chunk_pool& instance() {
+    static chunk_pool pool;
+    return pool;
+  }
+  aligned_buffer get() {
+    {
+      std::lock_guard lk(mu_);
+      if (!free_.empty()) {
+        aligned_buffer b = std::move(free_.back());
+        free_.pop_back();
+        return b;
+      }
+    }
+    return aligned_buffer(kIoChunk, kDirectAlign);
+  }
+  void put(aligned_buffer b) {
+    if (b.capacity() != kIoChunk) return;
+    std::lock_guard lk(mu_);
+    if (free_.size() < kKeep) free_.push_back(std::move(b));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<aligned_buffer> free_;
+};
+
+// A chunk buffer taken from the pool (take()), returned to it when this goes.
+class pooled_chunk {
+ public:
+  pooled_chunk() = default;  // none
+  static pooled_chunk take() {
+    pooled_chunk c;
+    c.b_ = chunk_pool::instance().get();
+    return c;
+  }
+  ~pooled_chunk() {
+    if (b_.data()) chunk_pool::instance().put(std::move(b_));
+  }
+  pooled_chunk(pooled_chunk&&) noexcept = default;
+  pooled_chunk& operator=(pooled_chunk&& o) noexcept {
+    if (this != &o) {
+      if (b_.data()) chunk_pool::instance().put(std::move(b_));
+      b_ = std::move(o.b_);
+    }
+    return *this;
+  }
+  char* data() const { return b_.data(); }
+
+ private:
+  aligned_buffer b_;
+};
 
 // The spill pipeline of a large body: the receiving thread fills a ring of
 // chunk buffers; a writer thread writes them to the file in order and a hasher
@@ -71,8 +125,11 @@ class spill_pipeline {
   static constexpr size_t kRing = 4;                   // chunk buffers per body (4 MiB)
   static constexpr uint64_t kSyncEvery = 16ull << 20;  // bytes between the writer's fdatasyncs
 
-  spill_pipeline(fs::file& f, bool direct, hasher& etag) : f_(f), direct_(direct), etag_(etag) {
-    for (auto& b : bufs_) b.reset(kIoChunk, kDirectAlign);
+  // `first` becomes the buffer of the first chunk (the caller fills it
+  // before it knows the body spills); the others come from the pool as needed.
+  spill_pipeline(fs::file f, bool direct, hasher& etag, pooled_chunk first)
+      : f_(std::move(f)), direct_(direct), etag_(etag) {
+    bufs_[0] = std::move(first);
     writer_ = named_thread("put-write", [this] { write_loop(); });
     hasher_ = named_thread("put-hash", [this] { hash_loop(); });
   }
@@ -82,8 +139,8 @@ class spill_pipeline {
       stop_ = true;
     }
     cv_.notify_all();
-    writer_.join();
-    hasher_.join();
+    if (writer_.joinable()) writer_.join();
+    if (hasher_.joinable()) hasher_.join();
   }
   spill_pipeline(const spill_pipeline&) = delete;
   spill_pipeline& operator=(const spill_pipeline&) = delete;
@@ -93,7 +150,10 @@ class spill_pipeline {
   char* next_buffer() {
     std::unique_lock lk(mu_);
     cv_.wait(lk, [&] { return failed_ || received_ - std::min(written_, hashed_) < kRing; });
-    return failed_ ? nullptr : bufs_[received_ % kRing].data();
+    if (failed_) return nullptr;
+    pooled_chunk& b = bufs_[received_ % kRing];
+    if (!b.data()) b = pooled_chunk::take();
+    return b.data();
   }
   // Hands over the chunk just filled: n bytes at file offset `offset`.
   void submit(size_t n, uint64_t offset) {
@@ -117,6 +177,30 @@ class spill_pipeline {
     cv_.wait(lk, [&] { return failed_ || (written_ == received_ && hashed_ == received_); });
     return failed_ ? result<void>(fail(error_)) : ok();
   }
+  // The body ended at `size` bytes (after finish() succeeded): the hasher
+  // stops, and the writer cuts the file to size (direct writes are padded),
+  // then fdatasyncs it and fsyncs `dir`, its folder (opened here, so the
+  // folder may be renamed meanwhile), and stops.
+  result<void> close_input(uint64_t size, const std::string& dir) {
+    auto d = fs::file::open(dir, O_RDONLY | O_DIRECTORY);
+    if (!d) return fail(io(d.error()));
+    {
+      std::lock_guard lk(mu_);
+      size_ = size;
+      dir_ = std::move(d).value();
+      dir_path_ = dir;
+      input_closed_ = true;
+    }
+    cv_.notify_all();
+    hasher_.join();  // before the caller's hasher (etag_) goes
+    return ok();
+  }
+  // Waits for the writer's final flush; its result.
+  result<void> wait_durable() {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return durable_done_; });
+    return durable_;
+  }
 
  private:
   struct slot {
@@ -132,8 +216,8 @@ class spill_pipeline {
       size_t i;
       {
         std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return stop_ || done < received_; });
-        if (done == received_) return;  // stopping
+        cv_.wait(lk, [&] { return stop_ || input_closed_ || done < received_; });
+        if (done == received_) return;  // input closed, or stopping
         i = done % kRing;
       }
       result<void> r = step(i);
@@ -162,8 +246,29 @@ class spill_pipeline {
       unsynced += s.n;
       if (unsynced < kSyncEvery) return ok();
       unsynced = 0;
-      return f_.sync();  // durability still comes from stage()'s final fdatasync; this moves work earlier
+      return f_.sync();  // durability still comes from the final flush; this moves work earlier
     });
+    result<void> r = final_flush();
+    {
+      std::lock_guard lk(mu_);
+      durable_ = std::move(r);
+      durable_done_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  result<void> final_flush() {
+    {
+      std::lock_guard lk(mu_);
+      if (failed_) return fail(error_);
+      if (!input_closed_) return fail(errc::io_error, "spill pipeline stopped before the body ended");
+    }
+    if (direct_ && size_ % kDirectAlign != 0 && ::ftruncate(f_.fd(), static_cast<off_t>(size_)) != 0) {
+      return fail(io(errno_error("truncate spill file", errno)));
+    }
+    if (auto r = f_.sync(); !r) return fail(io(r.error()));
+    if (::fsync(dir_.fd()) != 0) return fail(io(errno_error("fsync dir " + dir_path_, errno)));
+    return ok();
   }
 
   void hash_loop() {
@@ -173,10 +278,10 @@ class spill_pipeline {
     });
   }
 
-  fs::file& f_;
+  fs::file f_;
   const bool direct_;
   hasher& etag_;
-  aligned_buffer bufs_[kRing];
+  pooled_chunk bufs_[kRing];  // taken from the pool when first used
   slot slots_[kRing];  // slot i: written by the receiver before it counts in received_
   std::mutex mu_;
   std::condition_variable cv_;
@@ -184,17 +289,36 @@ class spill_pipeline {
   bool stop_ = false;
   bool failed_ = false;
   error error_;
+  bool input_closed_ = false;  // close_input(): size_, dir_ set
+  uint64_t size_ = 0;
+  fs::file dir_;
+  std::string dir_path_;
+  bool durable_done_ = false;  // the writer's final flush ended with durable_
+  result<void> durable_ = ok();
   std::thread writer_, hasher_;  // last: they start once the rest is in place
+};
+
+// Reads a source to the end into staging: the first `inline_max` bytes in
+// memory, the rest spilled to a file. Computes the ETag hash and size on the way.
+struct staged_body {
+  std::string memory;
+  std::string file_path;  // set when spilled
+  uint64_t size = 0;
+  std::string etag_hex;  // MD5, or XXH3-128 (put_options::md5_etag)
+  // Set when spilled: its writer is making the file and its folder entry
+  // durable (see spill_pipeline); durable() waits for that.
+  std::unique_ptr<spill_pipeline> spill;
+
+  result<void> durable() { return spill ? spill->wait_durable() : ok(); }
 };
 
 result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, const std::string& spill_dir,
                           const std::string& spill_name, bool md5_etag = true) {
   staged_body out;
   hasher etag(md5_etag ? hash_kind::md5 : hash_kind::xxh3_128);
-  fs::file f;
   bool direct = false;
-  aligned_buffer first(kIoChunk, kDirectAlign);  // chunks before the body spills (it may stay inline)
-  std::optional<spill_pipeline> pipe;            // after f: stopped before the file closes
+  pooled_chunk first = pooled_chunk::take();  // chunks before the body spills (it may stay inline)
+  std::unique_ptr<spill_pipeline> pipe;       // owns the spill file once made
   for (bool eof = false; !eof;) {
     char* buf = pipe ? pipe->next_buffer() : first.data();
     if (!buf) break;  // a write failed: finish() reports it
@@ -212,12 +336,12 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
     out.size += n;
     if (out.size > max_size) return fail(errc::object_too_large, "object larger than the allowed maximum");
     std::string_view chunk(buf, n);
-    if (!f.valid() && out.memory.size() + n <= inline_max) {
+    if (!pipe && out.memory.size() + n <= inline_max) {
       etag.update(chunk);
       out.memory.append(chunk);
       continue;
     }
-    if (!f.valid()) {
+    if (!pipe) {
       if (auto r = fs::mkdirs(spill_dir); !r) return fail(io(r.error()));
       out.file_path = fs::join(spill_dir, spill_name);
       // Direct I/O only from the start of the file: bytes kept in memory so
@@ -226,27 +350,19 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
       auto of = want_direct ? open_spill(out.file_path, direct)
                             : fs::file::open(out.file_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (!of) return fail(io(of.error()));
-      f = std::move(of).value();
+      fs::file f = std::move(of).value();
       if (auto r = f.write_all(out.memory); !r) return fail(io(r.error()));
       out.memory.clear();
       out.memory.shrink_to_fit();
-      pipe.emplace(f, direct, etag);
-      // This chunk is in `first`: copy it into the pipeline's first buffer.
-      char* into = pipe->next_buffer();
-      std::memcpy(into, buf, n);
+      // This chunk is in `first`, which becomes the pipeline's first buffer.
+      pipe = std::make_unique<spill_pipeline>(std::move(f), direct, etag, std::move(first));
     }
     pipe->submit(n, out.size - n);
   }
   if (pipe) {
     SLUICE_TRY(pipe->finish());
-    pipe.reset();
-  }
-  if (f.valid()) {
-    if (direct && out.size % kDirectAlign != 0 && ::ftruncate(f.fd(), static_cast<off_t>(out.size)) != 0) {
-      return fail(io(errno_error("truncate " + out.file_path, errno)));
-    }
-    if (auto r = f.sync(); !r) return fail(io(r.error()));
-    if (auto r = fs::fsync_dir(spill_dir); !r) return fail(io(r.error()));
+    SLUICE_TRY(pipe->close_input(out.size, spill_dir));
+    out.spill = std::move(pipe);
   }
   out.etag_hex = to_hex(etag.finish());
   return out;
@@ -479,7 +595,7 @@ class local_store final : public object_layer {
     stored_version v;
     v.info = info;
     auto r = commit(bucket, key, std::move(v), body.file_path.empty() ? std::string() : staging,
-                    std::move(body.memory));
+                    std::move(body.memory), [&] { return body.durable(); });
     cleanup();
     if (!r) return fail(r.error());
     return info;
@@ -658,6 +774,10 @@ class local_store final : public object_layer {
       return fail(staged.error());
     }
     auto& body = staged.value();
+    if (auto r = body.durable(); !r) {
+      cleanup();
+      return fail(r.error());
+    }
     if (size && *size != body.size) {
       cleanup();
       return fail(errc::bad_argument, "body length differs from the declared size");
@@ -951,17 +1071,23 @@ class local_store final : public object_layer {
   }
 
   result<void> commit(const std::string& bucket, const std::string& key, stored_version v,
-                      const std::string& staged_dir, std::string inline_bytes) {
+                      const std::string& staged_dir, std::string inline_bytes,
+                      const std::function<result<void>()>& data_durable = {}) {
     std::lock_guard lock(key_lock(bucket, key));
-    return commit_locked(bucket, key, std::move(v), staged_dir, std::move(inline_bytes));
+    return commit_locked(bucket, key, std::move(v), staged_dir, std::move(inline_bytes), data_durable);
   }
 
-  // Makes a new version visible. Order (each step durable before the next):
-  // data folder renamed into the object folder, then the metadata file
-  // replaced atomically. A crash before the metadata rename leaves an
-  // unreferenced data folder, never a partial object.
+  // Makes a new version visible: the data folder is renamed into the object
+  // folder, then the metadata file replaced atomically (temporary file
+  // written and fdatasynced, renamed, the object folder fsynced). The
+  // metadata's rename waits until the data are durable: data_durable (when
+  // given) is the flush of a staged body still under way (staged_body), which
+  // then runs beside the metadata file's own fdatasync. A crash before the
+  // metadata rename leaves an unreferenced data folder, never a partial
+  // object; the next commit of the key removes it.
   result<void> commit_locked(const std::string& bucket, const std::string& key, stored_version v,
-                             const std::string& staged_dir, std::string inline_bytes) {
+                             const std::string& staged_dir, std::string inline_bytes,
+                             const std::function<result<void>()>& data_durable = {}) {
     std::string dir = object_dir(bucket, key);
     for (int attempt = 0;; ++attempt) {
       SLUICE_TRY(ensure_dirs(bucket, dir));
@@ -976,6 +1102,7 @@ class local_store final : public object_layer {
       }
       break;
     }
+    const std::string data_dir = v.data_dir;
     meta_file m;
     v.info.bucket.clear();
     v.info.key.clear();
@@ -985,7 +1112,17 @@ class local_store final : public object_layer {
       m.inline_area = std::move(inline_bytes);
     }
     m.versions.push_back(std::move(v));
-    if (auto r = fs::write_file_durable(fs::join(dir, kMetaName), encode_meta(m)); !r) return fail(io(r.error()));
+    const std::string meta_path = fs::join(dir, kMetaName);
+    const std::string tmp = meta_path + ".tmp-" + random_token(8);
+    auto written = fs::write_file_synced(tmp, encode_meta(m));
+    auto durable = data_durable ? data_durable() : result<void>(ok());
+    if (written && durable) written = fs::rename(tmp, meta_path);
+    if (!written || !durable) {
+      (void)fs::remove(tmp);
+      if (!data_dir.empty()) trash_->discard(fs::join(dir, std::string(kDataPrefix) + data_dir));
+      return fail(io(!durable ? durable.error() : written.error()));
+    }
+    if (auto r = fs::fsync_dir(dir); !r) return fail(io(r.error()));
     // Drop data folders no version names: the replaced version's, and any a crash left behind.
     if (auto entries = fs::list_dir(dir)) {
       for (const auto& e : entries.value()) {
