@@ -120,6 +120,14 @@ class pooled_chunk {
 // the last chunks instead of following it. In lockstep (hash and write of one
 // chunk, then the next) the final fdatasync of a 64 MiB body, ~50 ms, came
 // after the last hash.
+//
+// Once the body has ended (end_input()) the writer, as soon as its last write
+// is done, cuts the file to size, fdatasyncs it and fsyncs its folder, while
+// the hasher finishes and the store goes on: it writes and fdatasyncs the
+// object's metadata file beside that flush and waits for it (wait_durable())
+// only before the metadata's rename. A 1 MiB PUT waited for the hash, then
+// for four flushes in series; now the flushes start with the hash and run in
+// two rounds.
 class spill_pipeline {
  public:
   static constexpr size_t kRing = 4;                   // chunk buffers per body (4 MiB)
@@ -171,17 +179,23 @@ class spill_pipeline {
     }
     cv_.notify_all();
   }
-  // Waits until every chunk is written and hashed; the first write error.
+  // After end_input(): waits until every chunk is hashed (the hasher then
+  // stops: the caller's hasher may go) and written; the first write error.
+  // The final flush may still be running (wait_durable()).
   result<void> finish() {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return failed_ || (written_ == received_ && hashed_ == received_); });
-    return failed_ ? result<void>(fail(error_)) : ok();
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return failed_ || (written_ == received_ && hashed_ == received_); });
+      if (failed_) return fail(error_);
+    }
+    hasher_.join();
+    return ok();
   }
-  // The body ended at `size` bytes (after finish() succeeded): the hasher
-  // stops, and the writer cuts the file to size (direct writes are padded),
-  // then fdatasyncs it and fsyncs `dir`, its folder (opened here, so the
-  // folder may be renamed meanwhile), and stops.
-  result<void> close_input(uint64_t size, const std::string& dir) {
+  // The body ended at `size` bytes (every chunk submitted): once the writer
+  // has written them it cuts the file to size (direct writes are padded),
+  // fdatasyncs it and fsyncs `dir`, its folder (opened here, so the folder
+  // may be renamed meanwhile), while the hasher may still be hashing.
+  result<void> end_input(uint64_t size, const std::string& dir) {
     auto d = fs::file::open(dir, O_RDONLY | O_DIRECTORY);
     if (!d) return fail(io(d.error()));
     {
@@ -192,7 +206,6 @@ class spill_pipeline {
       input_closed_ = true;
     }
     cv_.notify_all();
-    hasher_.join();  // before the caller's hasher (etag_) goes
     return ok();
   }
   // Waits for the writer's final flush; its result.
@@ -289,7 +302,7 @@ class spill_pipeline {
   bool stop_ = false;
   bool failed_ = false;
   error error_;
-  bool input_closed_ = false;  // close_input(): size_, dir_ set
+  bool input_closed_ = false;  // end_input(): size_, dir_ set
   uint64_t size_ = 0;
   fs::file dir_;
   std::string dir_path_;
@@ -360,8 +373,8 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
     pipe->submit(n, out.size - n);
   }
   if (pipe) {
+    SLUICE_TRY(pipe->end_input(out.size, spill_dir));
     SLUICE_TRY(pipe->finish());
-    SLUICE_TRY(pipe->close_input(out.size, spill_dir));
     out.spill = std::move(pipe);
   }
   out.etag_hex = to_hex(etag.finish());
