@@ -59,8 +59,8 @@ class chunk_pool {
   static constexpr size_t kKeep = 32;
 
   static chunk_pool& instance() {
-    static chunk_pool pool;
-    return pool;
+    static auto* pool = new chunk_pool;  // never destroyed: request threads may outlive static destructors
+    return *pool;
   }
   aligned_buffer get() {
     {
