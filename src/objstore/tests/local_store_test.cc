@@ -213,6 +213,32 @@ TEST_F(LocalStore, ReusedChunkBuffersKeepEachBodyExact) {
   check();
 }
 
+// A spilled body's last flush runs in the background while the store goes on;
+// a PUT rejected after that (finalize: a checksum mismatch) must leave the
+// previous version as it was and nothing behind.
+TEST_F(LocalStore, RejectedSpilledBodyKeepsThePreviousVersion) {
+  std::string v1(2u << 20, 'a'), v2((3u << 20) + 5, 'b');
+  memory_source s1(v1);
+  ASSERT_TRUE(store_->put_object("bkt", "k", s1, {}));
+  memory_source s2(v2);
+  put_options o;
+  bool called = false;
+  o.finalize = [&](object_info& info) -> result<void> {
+    called = true;
+    EXPECT_EQ(info.size, v2.size());
+    return fail(errc::bad_argument, "checksum mismatch");
+  };
+  auto r = store_->put_object("bkt", "k", s2, std::move(o));
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(called);
+  EXPECT_EQ(get("k"), v1);
+  EXPECT_TRUE(std::filesystem::is_empty(root_ / ".sluice.sys" / "tmp"));
+  int data_dirs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(root_ / "bkt" / "k"))
+    data_dirs += e.is_directory();
+  EXPECT_EQ(data_dirs, 1);
+}
+
 // A body that breaks off part way (client gone) fails the PUT and leaves
 // nothing: no object, no staging files.
 TEST_F(LocalStore, BodyFailingMidwayLeavesNothing) {
