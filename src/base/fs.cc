@@ -113,17 +113,18 @@ result<std::string> read_file(const std::string& path) {
   return out;
 }
 
-result<void> write_file_synced(const std::string& path, std::string_view data, int mode) {
-  SLUICE_TRY(auto f, file::open(path, O_WRONLY | O_CREAT | O_TRUNC, mode));
-  SLUICE_TRY(f.write_all(data));
-  return f.sync();
-}
-
-result<void> write_file_durable(const std::string& path, std::string_view data, int mode) {
+result<void> write_file_durable(const std::string& path, std::string_view data, int mode,
+                                const std::function<result<void>()>& before_rename) {
   std::string tmp = path + ".tmp-" + random_token(8);
-  if (auto w = write_file_synced(tmp, data, mode); !w) {
-    ::unlink(tmp.c_str());
-    return w;
+  {
+    SLUICE_TRY(auto f, file::open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
+    auto w = f.write_all(data);
+    if (w) w = f.sync();
+    if (w && before_rename) w = before_rename();
+    if (!w) {
+      ::unlink(tmp.c_str());
+      return w;
+    }
   }
   if (auto r = rename(tmp, path); !r) {
     ::unlink(tmp.c_str());

@@ -2,6 +2,7 @@
 // Thin POSIX file helpers with explicit durability. Errors carry errno
 // (std::system_category) and the path.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,10 +48,12 @@ result<void> fsync_dir(const std::string& path);
 // rename(2); both paths on one filesystem.
 result<void> rename(const std::string& from, const std::string& to);
 result<std::string> read_file(const std::string& path);
-// Creates or truncates path, writes data and fdatasyncs it (not its folder entry).
-result<void> write_file_synced(const std::string& path, std::string_view data, int mode = 0644);
 // Writes path atomically and durably: temp file, fsync, rename, fsync of the dir.
-result<void> write_file_durable(const std::string& path, std::string_view data, int mode = 0644);
+// before_rename (optional) runs after the temp file's fsync and must succeed
+// for the rename to happen: what the new file refers to can be made durable
+// meanwhile (its failure removes the temp file and is returned).
+result<void> write_file_durable(const std::string& path, std::string_view data, int mode = 0644,
+                                const std::function<result<void>()>& before_rename = {});
 // Removes a file or an empty directory; missing is not an error.
 result<void> remove(const std::string& path);
 // rm -rf; missing is not an error.

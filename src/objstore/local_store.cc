@@ -1115,7 +1115,6 @@ class local_store final : public object_layer {
       }
       break;
     }
-    const std::string data_dir = v.data_dir;
     meta_file m;
     v.info.bucket.clear();
     v.info.key.clear();
@@ -1125,17 +1124,9 @@ class local_store final : public object_layer {
       m.inline_area = std::move(inline_bytes);
     }
     m.versions.push_back(std::move(v));
-    const std::string meta_path = fs::join(dir, kMetaName);
-    const std::string tmp = meta_path + ".tmp-" + random_token(8);
-    auto written = fs::write_file_synced(tmp, encode_meta(m));
-    auto durable = data_durable ? data_durable() : result<void>(ok());
-    if (written && durable) written = fs::rename(tmp, meta_path);
-    if (!written || !durable) {
-      (void)fs::remove(tmp);
-      if (!data_dir.empty()) trash_->discard(fs::join(dir, std::string(kDataPrefix) + data_dir));
-      return fail(io(!durable ? durable.error() : written.error()));
+    if (auto r = fs::write_file_durable(fs::join(dir, kMetaName), encode_meta(m), 0644, data_durable); !r) {
+      return fail(io(r.error()));
     }
-    if (auto r = fs::fsync_dir(dir); !r) return fail(io(r.error()));
     // Drop data folders no version names: the replaced version's, and any a crash left behind.
     if (auto entries = fs::list_dir(dir)) {
       for (const auto& e : entries.value()) {
