@@ -231,7 +231,9 @@ TEST_F(Notifier, RefusesWritesAtTheOutboxLimitAndNeverDrops) {
   // An event of an admitted request is still accepted.
   publish({put_event("images", "b.jpg")});
   EXPECT_EQ(status(kBuiltin)->queued, 2u);
-  EXPECT_FALSE(status(kBuiltin)->online);
+  // The target goes offline when its delivery thread's first attempt fails,
+  // which may come after the publishes on a busy machine.
+  EXPECT_TRUE(eventually([&] { return !status(kBuiltin)->online; }));
   producer_->set_fail_always(false);
   ASSERT_TRUE(producer_->wait_for(2));
   EXPECT_TRUE(eventually([&] { return static_cast<bool>(n_->admit("images")); }));
