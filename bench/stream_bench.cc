@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "base/allocator.h"
+#include "base/byte_arena.h"
 #include "device_probe.h"
 #include "objstore/local_store.h"
 #include "stream/engine.h"
@@ -109,6 +110,7 @@ load_result run_load(stream::engine& e, const std::vector<stream::stream_id>& st
       std::vector<double> mine;
       std::mutex mine_mu;
       std::string payload(size, static_cast<char>('a' + p));
+      byte_arena arena;
       double per_sec = rate_mbs > 0 ? rate_mbs * 1e6 / size / producers : 0;
       uint64_t n = 0;
       while (steady_clock::now() < stop_at) {
@@ -123,7 +125,7 @@ load_result run_load(stream::engine& e, const std::vector<stream::stream_id>& st
         auto t0 = steady_clock::now();
         in_flight++;
         stream::append_request req;
-        req.payload = payload;
+        req.payload = arena.copy(payload);  // as the Kafka produce handler does
         req.count = 1;
         e.append(id, std::move(req), [&, t0](result<stream::append_result> r) {
           double ms = duration<double, std::milli>(steady_clock::now() - t0).count();
@@ -246,11 +248,12 @@ int main(int argc, char** argv) {
       (void)s.engine->open_stream(st.value().id);
     }
     std::string payload(16 << 10, 'z');
+    byte_arena arena;
     size_t n = (catchup_mb << 20) / payload.size();
     std::atomic<size_t> done{0};
     for (size_t i = 0; i < n; ++i) {
       stream::append_request req;
-      req.payload = payload;
+      req.payload = arena.copy(payload);
       while (i - done.load() > 256) std::this_thread::sleep_for(microseconds(100));
       s.engine->append(ids[i % ids.size()], std::move(req), [&](auto) { done++; });
     }

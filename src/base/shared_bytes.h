@@ -5,11 +5,18 @@
 //
 // Built from a std::string it takes the string over (one small allocation for
 // the owner, none for the bytes).
+//
+// unique_bytes: bytes nobody else sees yet, so their holder may still change
+// them in place (the stream engine stamps a Kafka batch's base offset), then
+// shares them as shared_bytes without a copy. They may lie in a buffer shared
+// with other bytes (base/byte_arena.h), never overlapping them.
 #include <cstddef>
 #include <memory>
 #include <ostream>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace sluice {
 
@@ -43,6 +50,50 @@ class shared_bytes {
  private:
   std::shared_ptr<const std::string> owner_;
   std::string_view view_;
+};
+
+class unique_bytes {
+ public:
+  unique_bytes() = default;
+  // Takes `s` over.
+  explicit unique_bytes(std::string s) : owner_(std::make_shared<std::string>(std::move(s))) {
+    data_ = owner_->data();
+    size_ = owner_->size();
+  }
+  // [data, data + size) inside *owner, handed to no one else.
+  unique_bytes(std::shared_ptr<std::string> owner, char* data, size_t size)
+      : owner_(std::move(owner)), data_(data), size_(size) {}
+  unique_bytes(unique_bytes&& o) noexcept
+      : owner_(std::move(o.owner_)),
+        data_(std::exchange(o.data_, nullptr)),
+        size_(std::exchange(o.size_, 0)) {}
+  unique_bytes& operator=(unique_bytes&& o) noexcept {
+    owner_ = std::move(o.owner_);
+    data_ = std::exchange(o.data_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+    return *this;
+  }
+  unique_bytes(const unique_bytes&) = delete;
+  unique_bytes& operator=(const unique_bytes&) = delete;
+
+  char* data() { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::span<char> span() { return {data_, size_}; }
+  std::string_view view() const { return {data_, size_}; }
+
+  // Gives the bytes up for sharing; this is empty afterwards.
+  shared_bytes share() && {
+    std::string_view v(data_, size_);
+    data_ = nullptr;
+    size_ = 0;
+    return shared_bytes(std::move(owner_), v);
+  }
+
+ private:
+  std::shared_ptr<std::string> owner_;
+  char* data_ = nullptr;
+  size_t size_ = 0;
 };
 
 }  // namespace sluice

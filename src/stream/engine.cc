@@ -201,14 +201,8 @@ void engine_impl::append(stream_id id, append_request req, append_callback done_
   rec->base = st->next;
   rec->count = req.count;
   rec->max_timestamp = req.max_timestamp;
-  if (req.stamp) req.stamp(req.payload, rec->base);
-  rec->payload = shared_bytes(std::move(req.payload));
-  if (size_t stamped = rec->payload.size() + record_header_bytes; stamped != size) {
-    // The stamp changed the size (tests do; Kafka stamping does not): account for what is stored.
-    std::lock_guard ck(cache_mu_);
-    unuploaded_bytes_ = unuploaded_bytes_ + stamped - size;
-    size = stamped;
-  }
+  if (req.stamp) req.stamp(req.payload.span(), rec->base);
+  rec->payload = std::move(req.payload).share();
   // Header and payload are copied into the WAL's group buffer as they are (no joined copy).
   const auto header = encode_wal_record_header(*rec);
   const std::string_view parts[] = {std::string_view(header.data(), header.size()), rec->payload};

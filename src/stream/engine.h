@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -67,12 +68,14 @@ struct engine_options {
 };
 
 struct append_request {
-  std::string payload;  // a Kafka record batch
-  uint32_t count = 1;   // offsets it covers
+  // A Kafka record batch, kept as it is (no copy) by the log cache: e.g. a
+  // byte_arena copy, or unique_bytes(std::string) taking a string over.
+  unique_bytes payload;
+  uint32_t count = 1;  // offsets it covers
   int64_t max_timestamp = -1;
   // Called with the assigned base offset before the record is logged, to
-  // stamp it into the payload (Kafka's baseOffset field). Optional.
-  std::function<void(std::string& payload, offset base)> stamp;
+  // stamp it into the payload in place (Kafka's baseOffset field). Optional.
+  std::function<void(std::span<char> payload, offset base)> stamp;
 };
 
 struct append_result {

@@ -37,5 +37,17 @@ TEST(SharedBytes, EmptyByDefault) {
   EXPECT_EQ(b, "");
 }
 
+TEST(UniqueBytes, AreChangedInPlaceThenSharedWithoutACopy) {
+  std::string s = "batch-0000-0000-0000";  // longer than the small-string buffer
+  const char* bytes = s.data();
+  unique_bytes u(std::move(s));
+  EXPECT_EQ(u.data(), bytes);
+  u.span()[6] = '7';
+  shared_bytes b = std::move(u).share();
+  EXPECT_EQ(b, "batch-7000-0000-0000");
+  EXPECT_EQ(b.data(), bytes);
+  EXPECT_TRUE(u.empty());  // NOLINT(bugprone-use-after-move): share() leaves it empty
+}
+
 }  // namespace
 }  // namespace sluice

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <deque>
 
+#include "base/byte_arena.h"
 #include "kafka/broker/broker.h"
 #include "kafka/broker/internal/handler_util.h"
 #include "kafka/protocol/messages/api_versions.h"
@@ -174,6 +175,11 @@ struct produce_state {
   }
 };
 
+// Produced batches are copied out of the request into chunks of the
+// connection thread's arena, where the log cache keeps them until eviction:
+// pooled chunks, not one heap allocation per batch (base/byte_arena.h).
+thread_local byte_arena produce_arena;
+
 }  // namespace
 
 void handle_produce(request_context& c) {
@@ -258,7 +264,7 @@ void handle_produce(request_context& c) {
       std::lock_guard plk(part->append_mu);
       load_producers(b, *sid, *part);
       struct pending_batch {
-        std::string bytes;
+        unique_bytes bytes;
         batch_header h;
       };
       std::vector<pending_batch> todo;
@@ -286,7 +292,7 @@ void handle_produce(request_context& c) {
           failed = true;
           break;
         }
-        todo.push_back({std::string(bv.bytes), h});
+        todo.push_back({produce_arena.copy(bv.bytes), h});
       }
       if (failed) continue;
       auto remaining = std::make_shared<std::atomic<size_t>>(todo.size());
@@ -302,10 +308,9 @@ void handle_produce(request_context& c) {
         ar.max_timestamp = log_append_time ? append_time : todo[bi].h.max_timestamp;
         ar.payload = std::move(todo[bi].bytes);
         batch_header h = todo[bi].h;
-        ar.stamp = [part, h, log_append_time, ts = append_time](std::string& bytes, stream::offset base) {
-          (void)proto::assign_offsets(std::span<char>(bytes.data(), bytes.size()), base, 0);
-          if (log_append_time)
-            (void)proto::set_log_append_time(std::span<char>(bytes.data(), bytes.size()), ts);
+        ar.stamp = [part, h, log_append_time, ts = append_time](std::span<char> bytes, stream::offset base) {
+          (void)proto::assign_offsets(bytes, base, 0);
+          if (log_append_time) (void)proto::set_log_append_time(bytes, ts);
           part->producers.record(h, base);  // under the partition's append lock (held by the caller)
         };
         b.engine().append(*sid, std::move(ar),

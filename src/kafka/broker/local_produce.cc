@@ -56,9 +56,9 @@ result<void> broker::produce_local(const std::string& topic, std::span<const loc
     stream::append_request ar;
     ar.count = static_cast<uint32_t>(recs.size());
     ar.max_timestamp = now;
-    ar.payload = proto::build_batch(proto::batch_options{}, recs);
-    ar.stamp = [](std::string& bytes, stream::offset base) {
-      (void)proto::assign_offsets(std::span<char>(bytes.data(), bytes.size()), base, 0);
+    ar.payload = unique_bytes(proto::build_batch(proto::batch_options{}, recs));
+    ar.stamp = [](std::span<char> bytes, stream::offset base) {
+      (void)proto::assign_offsets(bytes, base, 0);
     };
     auto done = std::make_shared<std::promise<result<stream::append_result>>>();
     pending.push_back(done->get_future());

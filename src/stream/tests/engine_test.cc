@@ -140,8 +140,11 @@ class EngineTest : public ::testing::Test {
     append_request req;
     req.count = count;
     req.max_timestamp = ts;
-    req.payload = "placeholder";
-    req.stamp = [size, s](std::string& p, offset base) { p = payload_for(s.value(), base, size); };
+    req.payload = unique_bytes(std::string(size, '\0'));
+    req.stamp = [size, s](std::span<char> p, offset base) {
+      auto bytes = payload_for(s.value(), base, size);
+      std::copy(bytes.begin(), bytes.end(), p.begin());
+    };
     auto r = engine_->append_sync(s, std::move(req));
     EXPECT_TRUE(r) << r.error().message();
     return r ? r.value() : append_result{};
@@ -212,7 +215,7 @@ TEST_F(EngineTest, AppendToUnopenedStreamFails) {
   auto s = engine_->create_stream({});
   ASSERT_TRUE(s);
   append_request req;
-  req.payload = "x";
+  req.payload = unique_bytes("x");
   auto r = engine_->append_sync(s.value().id, std::move(req));
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error().is(errc::stream_not_open));
@@ -373,7 +376,11 @@ TEST_F(EngineTest, KillNineLosesNoAcknowledgedAppend) {
     for (;;) {
       append_request req;
       req.count = 1;
-      req.stamp = [s](std::string& p, offset base) { p = payload_for(s.value(), base, 777); };
+      req.payload = unique_bytes(std::string(777, '\0'));
+      req.stamp = [s](std::span<char> p, offset base) {
+        auto bytes = payload_for(s.value(), base, 777);
+        std::copy(bytes.begin(), bytes.end(), p.begin());
+      };
       auto r = e.value()->append_sync(s, std::move(req));
       if (!r) ::_exit(5);
       int64_t end = r.value().end;
@@ -438,7 +445,7 @@ TEST_F(EngineTest, CacheFullIsBackPressureNotGrowth) {
   bool saw_full = false;
   for (int i = 0; i < 50; ++i) {
     append_request req;
-    req.payload = std::string(1000, 'x');
+    req.payload = unique_bytes(std::string(1000, 'x'));
     auto r = engine_->append_sync(s, std::move(req));
     if (r) {
       ++ok_count;
@@ -453,7 +460,7 @@ TEST_F(EngineTest, CacheFullIsBackPressureNotGrowth) {
   fault_->set_plan({});
   ASSERT_TRUE(engine_->flush());  // uploads free the space
   append_request req;
-  req.payload = std::string(1000, 'x');
+  req.payload = unique_bytes(std::string(1000, 'x'));
   EXPECT_TRUE(engine_->append_sync(s, std::move(req)));
 }
 
@@ -476,7 +483,7 @@ TEST_F(EngineTest, BackPressureLeavesTheActiveBlockOpen) {
   auto s = new_stream();
   auto one = [&] {
     append_request req;
-    req.payload = std::string(1000, 'r');
+    req.payload = unique_bytes(std::string(1000, 'r'));
     auto r = engine_->append_sync(s, std::move(req));
     EXPECT_TRUE(r) << r.error().message();
   };

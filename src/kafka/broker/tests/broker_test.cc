@@ -200,11 +200,9 @@ TEST_F(BrokerTest, FetchLongPollWakesOnNewData) {
   std::thread later([&] {
     std::this_thread::sleep_for(300ms);
     stream::append_request ar;
-    ar.payload = batch(1);
+    ar.payload = unique_bytes(batch(1));
     ar.count = 1;
-    ar.stamp = [](std::string& p, stream::offset base) {
-      (void)proto::assign_offsets(std::span<char>(p.data(), p.size()), base, 0);
-    };
+    ar.stamp = [](std::span<char> p, stream::offset base) { (void)proto::assign_offsets(p, base, 0); };
     auto sid = broker_->topics().stream_of("w", 0);
     ASSERT_TRUE(engine_->append_sync(*sid, std::move(ar)));
   });
