@@ -8,8 +8,11 @@
 # removed on exit.
 #
 # usage: bench/run_kafka.sh        (from the repository root, after a release build)
+# The defaults are OpenMessaging Benchmark's workload 1-topic-16-partitions-1kb (one producer, 16
+# partitions, 1 KiB messages, 50,000 msgs/s) and its default one-minute warm-up, which lets the log cache
+# fill (256 MiB) and the uploads settle before latency is counted.
 # knobs (environment):
-#   BUILD=build/release  RATES=50,0  SECONDS_PER_LOAD=20  PARTITIONS=16  MESSAGE_SIZE=1024  PRODUCERS=2
+#   BUILD=build/release  RATES=50,0  SECONDS_PER_LOAD=20  WARMUP=60  PARTITIONS=16  MESSAGE_SIZE=1024  PRODUCERS=1
 #   DATA_ROOT=/work (a folder on the disk to measure)  EXTRA="--override key=value ..." (server settings)
 #   BENCH_EXTRA="--client-stats ..." (more sluice-kafka-bench options)
 set -euo pipefail
@@ -22,7 +25,8 @@ RATES=${RATES:-50,0}
 SECONDS_PER_LOAD=${SECONDS_PER_LOAD:-20}
 PARTITIONS=${PARTITIONS:-16}
 MESSAGE_SIZE=${MESSAGE_SIZE:-1024}
-PRODUCERS=${PRODUCERS:-2}
+WARMUP=${WARMUP:-60}
+PRODUCERS=${PRODUCERS:-1}
 DATA_ROOT=${DATA_ROOT:-/work}
 EXTRA=${EXTRA:-}
 BENCH_EXTRA=${BENCH_EXTRA:-}
@@ -50,4 +54,5 @@ log "machine: $(nproc) CPUs ($cpu), $(free -g | awk '/Mem:/ {print $2}') GiB RAM
 log "data in $WORK ($(df -hT "$WORK" | awk 'NR==2 {print $2", "$5" free"}'))"
 # shellcheck disable=SC2086
 "$BENCH" --brokers 127.0.0.1:"$kafka_port" --device-dir "$WORK" --rates "$RATES" --seconds "$SECONDS_PER_LOAD" \
-  --partitions "$PARTITIONS" --message-size "$MESSAGE_SIZE" --producers "$PRODUCERS" --acks all $BENCH_EXTRA
+  --warmup "$WARMUP" --partitions "$PARTITIONS" --message-size "$MESSAGE_SIZE" --producers "$PRODUCERS" --acks all \
+  $BENCH_EXTRA

@@ -6,11 +6,10 @@
 //
 // Why: the stream engine's log cache holds every appended batch until an
 // upload has taken it and the cache is over its bound, then frees an upload's
-// worth at once. With one heap allocation per batch, glibc gives whole heaps
-// of that memory back to the kernel and every new batch faults its pages in
-// again: on the 2-vCPU VM of docs/BENCHMARKS.md ("Kafka API", 50 MB/s) most of
-// the Kafka server's page faults, and about a tenth of its CPU, came from the
-// produce handler's batch copy.
+// worth at once. With one heap allocation per ~3 KiB batch, the produce
+// handler's copy was most of the Kafka server's page faults and malloc time
+// while the cache filled; with pooled chunks the server used ~17% less CPU in
+// that phase (docs/BENCHMARKS.md, "Kafka API", 2026-11-24 13:00).
 //
 // Threading: an arena is used by one thread at a time (e.g. one per
 // connection thread); the runs it hands out may be read and freed anywhere.
