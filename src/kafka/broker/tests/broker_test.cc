@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <map>
 
+#include "base/byte_arena.h"
 #include "kafka/broker/tests/broker_fixture.h"
-#include "kafka/protocol/partitioner.h"
 #include "kafka/protocol/messages/api_versions.h"
 #include "kafka/protocol/messages/create_topics.h"
 #include "kafka/protocol/messages/fetch.h"
@@ -20,6 +20,7 @@
 #include "kafka/protocol/messages/list_offsets.h"
 #include "kafka/protocol/messages/metadata.h"
 #include "kafka/protocol/messages/produce.h"
+#include "kafka/protocol/partitioner.h"
 #include "kafka/protocol/record_batch.h"
 #include "net/stream.h"
 
@@ -90,6 +91,82 @@ TEST_F(BrokerTest, ProduceThenFetchReturnsTheBatchesWithAssignedOffsets) {
   EXPECT_EQ(fetch("t", 1, 6).responses[0].partitions[0].error_code, 1);
   EXPECT_EQ(fetch("t", 7, 0).responses[0].partitions[0].error_code, 3);
   EXPECT_EQ(produce("nope", 0, batch(1)).responses[0].partition_responses[0].error_code, 3);
+}
+
+// Whether a stored batch is the sent one apart from what the broker stamps
+// (base offset, bytes 0-7, and partition leader epoch, 12-15); says where
+// they differ when not.
+::testing::AssertionResult same_after_offset(std::string_view stored, std::string_view sent) {
+  if (stored.size() != sent.size())
+    return ::testing::AssertionFailure() << "sizes " << stored.size() << " and " << sent.size();
+  for (size_t i = 8; i < sent.size(); ++i) {
+    if (i >= 12 && i < 16) continue;
+    if (stored[i] != sent[i]) return ::testing::AssertionFailure() << "first difference at byte " << i;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST_F(BrokerTest, LargeBatchesAreStoredFromTheRequestIntactBesideSmallOnes) {
+  // Batches above the arena's run size get buffers of their own, two of them
+  // (two partitions) in one request here; small ones share arena chunks. Each
+  // is stamped with its offsets in place and must otherwise come back byte for byte.
+  ASSERT_TRUE(broker_->topics().create("big", 2, 1, {}));
+  auto large = [&](int n, char fill) {
+    std::vector<proto::record_data> recs;
+    for (int i = 0; i < n; ++i) {
+      proto::record_data d;
+      d.timestamp = 1000 + i;
+      d.value = std::string(100 << 10, static_cast<char>(fill + i));
+      recs.push_back(std::move(d));
+    }
+    return proto::build_batch({}, recs);
+  };
+  const std::string a = large(3, 'a'), b = large(2, 'p');
+  ASSERT_GT(a.size(), byte_arena::kMaxRunBytes);
+  proto::produce_request req;
+  req.acks = -1;
+  req.timeout_ms = 5000;
+  proto::produce_request::topic_produce_data td;
+  td.name = "big";
+  for (int32_t part : {0, 1}) {
+    proto::produce_request::partition_produce_data pd;
+    pd.index = part;
+    pd.records = part == 0 ? a : b;
+    td.partition_data.push_back(pd);
+  }
+  req.topic_data.push_back(td);
+  auto body = call(0, 7, req);
+  ASSERT_TRUE(body);
+  auto p1 = decode<proto::produce_response>(*body, 7);
+  for (const auto& pr : p1.responses[0].partition_responses) {
+    EXPECT_EQ(pr.error_code, 0);
+    EXPECT_EQ(pr.base_offset, 0);
+  }
+  EXPECT_EQ(produce("big", 0, batch(4)).responses[0].partition_responses[0].base_offset, 3);
+  EXPECT_EQ(produce("big", 0, large(1, 'x')).responses[0].partition_responses[0].base_offset, 7);
+  auto f1 = fetch("big", 1, 0);
+  auto in_b = proto::validate_batches(*f1.responses[0].partitions[0].records, {.from_client = false});
+  ASSERT_TRUE(in_b) << in_b.error().message();
+  ASSERT_EQ(in_b.value().size(), 1u);
+  EXPECT_TRUE(same_after_offset(in_b.value()[0].bytes, b));
+  std::vector<std::string> got;
+  for (int64_t next = 0; next < 8;) {
+    auto f = fetch("big", 0, next);
+    const auto& pd = f.responses[0].partitions[0];
+    ASSERT_EQ(pd.error_code, 0);
+    auto batches = proto::validate_batches(*pd.records, {.from_client = false});  // CRCs intact
+    ASSERT_TRUE(batches) << batches.error().message();
+    ASSERT_FALSE(batches.value().empty());
+    for (const auto& bv : batches.value()) {
+      EXPECT_EQ(bv.header.base_offset, next);
+      next = bv.header.base_offset + bv.header.last_offset_delta + 1;
+      got.emplace_back(bv.bytes);
+    }
+  }
+  ASSERT_EQ(got.size(), 3u);
+  // Apart from the stamped base offset (the first 8 bytes), each is what was sent.
+  EXPECT_TRUE(same_after_offset(got[0], a));
+  EXPECT_TRUE(same_after_offset(got[2], large(1, 'x')));
 }
 
 TEST_F(BrokerTest, PipelinedRequestsInOneWriteAreAnsweredInOrder) {
