@@ -1,56 +1,33 @@
 #include "base/byte_arena.h"
 
 #include <cstring>
-#include <mutex>
-#include <vector>
+
+#include "base/free_list.h"
 
 namespace sluice {
 
 namespace {
 
-class chunk_pool {
- public:
-  static chunk_pool& instance() {
-    static auto* pool = new chunk_pool;  // never destroyed: chunks may be freed after static destructors
-    return *pool;
-  }
+// The chunks, pooled; never destroyed: chunks may be freed after static destructors.
+free_list<std::unique_ptr<std::string>>& pool() {
+  static auto* chunks = new free_list<std::unique_ptr<std::string>>(byte_arena::kPoolChunks);
+  return *chunks;
+}
 
-  // A chunk of kChunkBytes that returns to the pool when its last holder lets go.
-  std::shared_ptr<std::string> take() {
-    std::unique_ptr<std::string> s;
-    {
-      std::lock_guard lk(mu_);
-      if (!free_.empty()) {
-        s = std::move(free_.back());
-        free_.pop_back();
-      }
-    }
-    if (!s) s = std::make_unique<std::string>(byte_arena::kChunkBytes, '\0');
-    return std::shared_ptr<std::string>(s.release(),
-                                        [this](std::string* p) { give(std::unique_ptr<std::string>(p)); });
-  }
-
-  size_t size() {
-    std::lock_guard lk(mu_);
-    return free_.size();
-  }
-
- private:
-  void give(std::unique_ptr<std::string> s) {
-    std::lock_guard lk(mu_);
-    if (free_.size() < byte_arena::kPoolChunks) free_.push_back(std::move(s));
-  }
-
-  std::mutex mu_;
-  std::vector<std::unique_ptr<std::string>> free_;
-};
+// A chunk of kChunkBytes that returns to the pool when its last holder lets go.
+std::shared_ptr<std::string> take_chunk() {
+  auto s = pool().take().value_or(nullptr);
+  if (!s) s = std::make_unique<std::string>(byte_arena::kChunkBytes, '\0');
+  return std::shared_ptr<std::string>(s.release(),
+                                      [](std::string* p) { pool().give(std::unique_ptr<std::string>(p)); });
+}
 
 }  // namespace
 
 unique_bytes byte_arena::copy(std::string_view bytes) {
   if (bytes.empty() || bytes.size() > kMaxRunBytes) return unique_bytes(std::string(bytes));
   if (!chunk_ || used_ + bytes.size() > chunk_->size()) {
-    chunk_ = chunk_pool::instance().take();
+    chunk_ = take_chunk();
     used_ = 0;
   }
   char* at = chunk_->data() + used_;
@@ -60,7 +37,7 @@ unique_bytes byte_arena::copy(std::string_view bytes) {
 }
 
 size_t byte_arena::pooled_chunks() {
-  return chunk_pool::instance().size();
+  return pool().size();
 }
 
 }  // namespace sluice

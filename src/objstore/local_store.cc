@@ -20,6 +20,7 @@
 #include "base/aligned_buffer.h"
 #include "base/crypto.h"
 #include "base/encoding.h"
+#include "base/free_list.h"
 #include "base/fs.h"
 #include "base/thread.h"
 #include "objstore/internal/common.h"
@@ -63,25 +64,15 @@ class chunk_pool {
     return *pool;
   }
   aligned_buffer get() {
-    {
-      std::lock_guard lk(mu_);
-      if (!free_.empty()) {
-        aligned_buffer b = std::move(free_.back());
-        free_.pop_back();
-        return b;
-      }
-    }
+    if (auto b = free_.take()) return std::move(*b);
     return aligned_buffer(kIoChunk, kDirectAlign);
   }
   void put(aligned_buffer b) {
-    if (b.capacity() != kIoChunk) return;
-    std::lock_guard lk(mu_);
-    if (free_.size() < kKeep) free_.push_back(std::move(b));
+    if (b.capacity() == kIoChunk) free_.give(std::move(b));
   }
 
  private:
-  std::mutex mu_;
-  std::vector<aligned_buffer> free_;
+  free_list<aligned_buffer> free_{kKeep};
 };
 
 // A chunk buffer taken from the pool (take()), returned to it when this goes.

@@ -96,7 +96,7 @@ TEST_F(BrokerTest, ProduceThenFetchReturnsTheBatchesWithAssignedOffsets) {
 // Whether a stored batch is the sent one apart from what the broker stamps
 // (base offset, bytes 0-7, and partition leader epoch, 12-15); says where
 // they differ when not.
-::testing::AssertionResult same_after_offset(std::string_view stored, std::string_view sent) {
+::testing::AssertionResult same_but_stamps(std::string_view stored, std::string_view sent) {
   if (stored.size() != sent.size())
     return ::testing::AssertionFailure() << "sizes " << stored.size() << " and " << sent.size();
   for (size_t i = 8; i < sent.size(); ++i) {
@@ -106,7 +106,7 @@ TEST_F(BrokerTest, ProduceThenFetchReturnsTheBatchesWithAssignedOffsets) {
   return ::testing::AssertionSuccess();
 }
 
-TEST_F(BrokerTest, LargeBatchesAreStoredFromTheRequestIntactBesideSmallOnes) {
+TEST_F(BrokerTest, LargeBatchesRoundTripIntactBesideSmallOnes) {
   // Batches above the arena's run size get buffers of their own, two of them
   // (two partitions) in one request here; small ones share arena chunks. Each
   // is stamped with its offsets in place and must otherwise come back byte for byte.
@@ -148,7 +148,7 @@ TEST_F(BrokerTest, LargeBatchesAreStoredFromTheRequestIntactBesideSmallOnes) {
   auto in_b = proto::validate_batches(*f1.responses[0].partitions[0].records, {.from_client = false});
   ASSERT_TRUE(in_b) << in_b.error().message();
   ASSERT_EQ(in_b.value().size(), 1u);
-  EXPECT_TRUE(same_after_offset(in_b.value()[0].bytes, b));
+  EXPECT_TRUE(same_but_stamps(in_b.value()[0].bytes, b));
   std::vector<std::string> got;
   for (int64_t next = 0; next < 8;) {
     auto f = fetch("big", 0, next);
@@ -164,9 +164,9 @@ TEST_F(BrokerTest, LargeBatchesAreStoredFromTheRequestIntactBesideSmallOnes) {
     }
   }
   ASSERT_EQ(got.size(), 3u);
-  // Apart from the stamped base offset (the first 8 bytes), each is what was sent.
-  EXPECT_TRUE(same_after_offset(got[0], a));
-  EXPECT_TRUE(same_after_offset(got[2], large(1, 'x')));
+  // Apart from what the broker stamps, each is what was sent.
+  EXPECT_TRUE(same_but_stamps(got[0], a));
+  EXPECT_TRUE(same_but_stamps(got[2], large(1, 'x')));
 }
 
 TEST_F(BrokerTest, PipelinedRequestsInOneWriteAreAnsweredInOrder) {
