@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/byte_arena.h"
 #include "base/fs.h"
+#include "base/thread.h"
 #include "kafka/broker/broker.h"
 #include "kafka/broker/frame_server.h"
 #include "objstore/object_layer.h"
@@ -39,6 +41,10 @@ result<std::pair<std::string, uint16_t>> parse_listener(const std::string& key, 
 }  // namespace
 
 void stream_services::stop() {
+  if (warm_arena.joinable()) {
+    warm_arena.request_stop();
+    warm_arena.join();
+  }
   if (server) server->stop();
   if (broker) broker->stop();
   if (engine) engine->close();
@@ -97,6 +103,11 @@ result<std::unique_ptr<stream_services>> start_stream_services(const config::set
   SLUICE_TRY(auto capacity, bytes("s3.wal.capacity"));
   SLUICE_TRY(auto dev, stream::wal::open_file_device(wal_path, capacity, true));
   SLUICE_TRY(svc->engine, stream::open_engine(eo, std::move(dev), *svc->meta, *svc->storage));
+  svc->warm_arena = std::jthread([bytes = eo.log_cache_bytes](std::stop_token stop) {
+    set_thread_name("arena-warm");
+    lower_thread_priority();
+    byte_arena::keep_ready(8, bytes, stop);
+  });
 
   SLUICE_TRY(auto listen, parse_listener("listeners", cfg.get("listeners")));
   std::string adv_text = cfg.get("advertised.listeners");

@@ -4,6 +4,7 @@
 // by s3.url), the stream engine, and the Kafka broker with its listener.
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "base/config.h"
 #include "base/result.h"
@@ -33,6 +34,9 @@ struct stream_services {
   std::unique_ptr<kafka::frame_server> server;
   std::string kafka_address;        // host:port clients are told
   std::string storage_description;  // where stream objects go
+  // Keeps faulted-in chunks ready for the produce path's copies, and as many
+  // freed ones as the log cache holds (base/byte_arena.h).
+  std::jthread warm_arena;
   // Stops the listener, the broker, then the engine (which uploads what the WAL holds).
   void stop();
   ~stream_services();

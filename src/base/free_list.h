@@ -6,6 +6,7 @@
 // the local store's chunk buffers).
 //
 // Threading: every method may be called from any thread.
+#include <algorithm>
 #include <cstddef>
 #include <mutex>
 #include <optional>
@@ -37,8 +38,14 @@ class free_list {
     return free_.size();
   }
 
+  // Keeps at least `keep` from now on.
+  void keep_at_least(size_t keep) {
+    std::lock_guard lk(mu_);
+    keep_ = std::max(keep_, keep);
+  }
+
  private:
-  const size_t keep_;
+  size_t keep_;
   mutable std::mutex mu_;
   std::vector<T> free_;
 };

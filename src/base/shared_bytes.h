@@ -3,8 +3,9 @@
 // it lies in. Slicing never copies, so many records can be views into the one
 // buffer a read brought in; the buffer is freed with its last view.
 //
-// Built from a std::string it takes the string over (one small allocation for
-// the owner, none for the bytes).
+// Built from a std::string it takes the string over (one allocation for the
+// owner, none for the bytes); any other buffer can own views through
+// byte_owner.
 //
 // unique_bytes: bytes nobody else sees yet, so their holder may still change
 // them in place (the stream engine stamps a Kafka batch's base offset), then
@@ -20,14 +21,37 @@
 
 namespace sluice {
 
+// The buffer that views keep alive; freed with the last view.
+class byte_owner {
+ public:
+  virtual ~byte_owner() = default;
+  virtual const char* data() const = 0;
+  virtual size_t size() const = 0;  // bytes held (memory accounting)
+};
+
+// A std::string as a byte_owner.
+class string_owner final : public byte_owner {
+ public:
+  explicit string_owner(std::string s) : s_(std::move(s)) {}
+  const char* data() const override { return s_.data(); }
+  size_t size() const override { return s_.size(); }
+  char* writable() { return s_.data(); }
+
+ private:
+  std::string s_;
+};
+
 class shared_bytes {
  public:
   shared_bytes() = default;
   // Takes `s` over.
-  explicit shared_bytes(std::string s)
-      : owner_(std::make_shared<const std::string>(std::move(s))), view_(*owner_) {}
+  explicit shared_bytes(std::string s) {
+    auto o = std::make_shared<string_owner>(std::move(s));
+    view_ = std::string_view(o->data(), o->size());
+    owner_ = std::move(o);
+  }
   // A view into `owner`'s bytes; `view` must lie inside *owner.
-  shared_bytes(std::shared_ptr<const std::string> owner, std::string_view view)
+  shared_bytes(std::shared_ptr<const byte_owner> owner, std::string_view view)
       : owner_(std::move(owner)), view_(view) {}
 
   const char* data() const { return view_.data(); }
@@ -42,13 +66,13 @@ class shared_bytes {
   }
   // The whole buffer these bytes lie in (how much memory they keep alive).
   size_t owner_size() const { return owner_ ? owner_->size() : 0; }
-  const std::shared_ptr<const std::string>& owner() const { return owner_; }
+  const std::shared_ptr<const byte_owner>& owner() const { return owner_; }
 
   friend bool operator==(const shared_bytes& a, std::string_view b) { return a.view_ == b; }
   friend std::ostream& operator<<(std::ostream& os, const shared_bytes& b) { return os << b.view_; }
 
  private:
-  std::shared_ptr<const std::string> owner_;
+  std::shared_ptr<const byte_owner> owner_;
   std::string_view view_;
 };
 
@@ -56,12 +80,14 @@ class unique_bytes {
  public:
   unique_bytes() = default;
   // Takes `s` over.
-  explicit unique_bytes(std::string s) : owner_(std::make_shared<std::string>(std::move(s))) {
-    data_ = owner_->data();
-    size_ = owner_->size();
+  explicit unique_bytes(std::string s) {
+    auto o = std::make_shared<string_owner>(std::move(s));
+    data_ = o->writable();
+    size_ = o->size();
+    owner_ = std::move(o);
   }
   // [data, data + size) inside *owner, handed to no one else.
-  unique_bytes(std::shared_ptr<std::string> owner, char* data, size_t size)
+  unique_bytes(std::shared_ptr<const byte_owner> owner, char* data, size_t size)
       : owner_(std::move(owner)), data_(data), size_(size) {}
   unique_bytes(unique_bytes&& o) noexcept
       : owner_(std::move(o.owner_)),
@@ -91,7 +117,7 @@ class unique_bytes {
   }
 
  private:
-  std::shared_ptr<std::string> owner_;
+  std::shared_ptr<const byte_owner> owner_;
   char* data_ = nullptr;
   size_t size_ = 0;
 };

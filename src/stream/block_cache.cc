@@ -18,7 +18,7 @@ block_records block_cache::get_block(object_id obj, uint64_t position) {
 }
 
 void block_cache::put_block(object_id obj, uint64_t position, block_records records,
-                            std::shared_ptr<const std::string> buffer) {
+                            std::shared_ptr<const byte_owner> buffer) {
   std::list<entry> evicted;  // destroyed after mu_ is released (frees buffers)
   std::lock_guard lk(mu_);
   key k{obj.value(), position};

@@ -30,7 +30,7 @@ class block_cache {
   block_records get_block(object_id obj, uint64_t position);
   // `buffer`: what the records' payloads lie in (charged once for all its blocks).
   void put_block(object_id obj, uint64_t position, block_records records,
-                 std::shared_ptr<const std::string> buffer);
+                 std::shared_ptr<const byte_owner> buffer);
 
   object_index get_index(object_id obj);
   void put_index(object_id obj, object_index index);
@@ -53,7 +53,7 @@ class block_cache {
   struct entry {
     key k;
     block_records records;
-    std::shared_ptr<const std::string> buffer;
+    std::shared_ptr<const byte_owner> buffer;
   };
   void release(const entry& e);  // mu_ held
 
@@ -62,7 +62,7 @@ class block_cache {
   size_t bytes_ = 0;
   std::list<entry> lru_;  // front = most recent
   std::unordered_map<key, std::list<entry>::iterator, key_hash> map_;
-  std::unordered_map<const std::string*, size_t> buffer_refs_;  // cached blocks per buffer
+  std::unordered_map<const byte_owner*, size_t> buffer_refs_;  // cached blocks per buffer
   size_t max_indexes_;
   std::list<std::pair<uint64_t, object_index>> index_lru_;
   std::unordered_map<uint64_t, std::list<std::pair<uint64_t, object_index>>::iterator> index_map_;

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sluice {
@@ -67,6 +70,38 @@ TEST(ByteArena, AFullChunkIsReplacedAndFreedChunksAreUsedAgain) {
   auto run = again.copy("reused").share();
   EXPECT_EQ(run.owner()->data(), first_chunk);
   EXPECT_EQ(run, "reused");
+}
+
+bool eventually(const std::function<bool()>& f) {
+  for (int i = 0; i < 5000; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return f();
+}
+
+TEST(ByteArena, KeepReadyRefillsThePoolAndItKeepsWhatTheCacheHolds) {
+  const size_t ready = 3;
+  const size_t keep = byte_arena::kPoolChunks + 6;
+  std::jthread warm(
+      [&](std::stop_token stop) { byte_arena::keep_ready(ready, keep * byte_arena::kChunkBytes, stop); });
+  ASSERT_TRUE(eventually([&] { return byte_arena::pooled_chunks() >= ready; }));
+  {
+    // Take every pooled chunk and more: the warmer refills the pool while
+    // they are held; once all are let go the pool keeps up to `keep` of
+    // them, above its default bound.
+    byte_arena arena;
+    std::vector<shared_bytes> runs;
+    const std::string run(byte_arena::kMaxRunBytes, 'x');
+    for (size_t i = 0; i < (keep + ready) * (byte_arena::kChunkBytes / run.size()); ++i)
+      runs.push_back(arena.copy(run).share());
+    EXPECT_EQ(runs.back(), run);
+    EXPECT_EQ(runs.front(), run);
+    EXPECT_TRUE(eventually([&] { return byte_arena::pooled_chunks() >= ready; }));
+  }
+  EXPECT_GE(byte_arena::pooled_chunks(), keep);
+  warm.request_stop();
+  warm.join();  // returns when stopped
 }
 
 }  // namespace

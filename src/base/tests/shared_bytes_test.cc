@@ -15,7 +15,7 @@ TEST(SharedBytes, TakesAStringOverWithoutCopyingIt) {
 }
 
 TEST(SharedBytes, SlicesShareTheBufferAndKeepItAlive) {
-  std::weak_ptr<const std::string> weak;
+  std::weak_ptr<const byte_owner> weak;
   shared_bytes slice;
   {
     shared_bytes whole(std::string("hello, world"));

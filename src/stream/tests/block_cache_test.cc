@@ -5,8 +5,8 @@
 namespace sluice::stream {
 namespace {
 
-std::shared_ptr<const std::string> buffer(size_t n) {
-  return std::make_shared<const std::string>(n, 'b');
+std::shared_ptr<const byte_owner> buffer(size_t n) {
+  return std::make_shared<const string_owner>(std::string(n, 'b'));
 }
 
 block_records some_records() {
@@ -32,7 +32,7 @@ TEST(BlockCache, ReleasesABufferWithItsLastBlock) {
   EXPECT_EQ(c.bytes(), 900u);
   // A third buffer pushes out the least recent blocks: both of a's, so a is
   // no longer charged (nor kept alive by the cache).
-  std::weak_ptr<const std::string> weak_a = a;
+  std::weak_ptr<const byte_owner> weak_a = a;
   a.reset();
   c.put_block(object_id(3), 0, some_records(), buffer(500));
   EXPECT_EQ(c.get_block(object_id(1), 0), nullptr);
