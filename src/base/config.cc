@@ -84,14 +84,20 @@ const std::vector<key_info>& known_keys() {
       // Stream storage (AutoMQ's names where they exist).
       {"s3.wal.path", "", "WAL file or raw block device; empty = `<first drive>/.sluice.sys/stream/wal`.", {}},
       {"s3.wal.capacity", "1GiB", "Size of the WAL ring (a file is preallocated to it).", {}},
-      {"s3.wal.cache.size", "256MiB", "Log cache: recent records for tail reads; bounds data awaiting upload.", {}},
+      {"s3.wal.cache.size", "256MiB",
+       "Log cache: recent records for tail reads; bounds data awaiting upload. Produce buffers up to this size stay "
+       "with the process once used (reused, not given back), and 16 MiB of them are faulted in at start.",
+       {}},
       {"s3.block.cache.size", "128MiB", "Cache of data blocks read from objects (catch-up reads).", {}},
       {"s3.wal.upload.threshold", "64MiB", "Upload WAL data to objects when this much is waiting.", {}},
       {"s3.wal.upload.interval.ms", "5000", "... or when the oldest waiting record is this old.", {}},
       {"s3.stream.object.split.size", "8MiB", "A partition with this much in one upload gets an object of its own.",
        {}},
       {"s3.object.block.size", "512KiB", "Data block size inside stream objects.", {}},
-      {"s3.object.part.size", "32MiB", "Objects larger than this are uploaded in parts of this size.", {}},
+      {"s3.object.part.size", "32MiB",
+       "Stream objects larger than this are uploaded to an external S3 endpoint (`s3.url`) in parts of this size; "
+       "this server's own object layer takes every stream object in one write.",
+       {}},
       {"s3.stream.compaction.interval.ms", "60000", "How often compaction, retention and cleanup run.", {}},
       {"s3.object.delete.retention.ms", "60000", "Unreferenced objects are deleted after this grace period.", {}},
       {"s3.stream.bucket", "sluice-stream", "Bucket of the local object store that holds stream data.", {}},
