@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
   stream::engine_options opts;
   opts.janitor_interval = hours(1);  // compaction measured separately
   std::jthread warm_arena([&](std::stop_token stop) {  // as `sluice server` does
-    byte_arena::keep_ready(8, opts.log_cache_bytes, stop);
+    byte_arena::keep_ready(byte_arena::kReadyChunks, opts.log_cache_bytes, stop);
   });
   {
     auto s = open_all(dir, opts, 2ull << 30, objects_dir);

@@ -106,7 +106,7 @@ result<std::unique_ptr<stream_services>> start_stream_services(const config::set
   svc->warm_arena = std::jthread([bytes = eo.log_cache_bytes](std::stop_token stop) {
     set_thread_name("arena-warm");
     lower_thread_priority();
-    byte_arena::keep_ready(8, bytes, stop);
+    byte_arena::keep_ready(byte_arena::kReadyChunks, bytes, stop);
   });
 
   SLUICE_TRY(auto listen, parse_listener("listeners", cfg.get("listeners")));

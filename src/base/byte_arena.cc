@@ -72,15 +72,13 @@ void byte_arena::keep_ready(size_t ready, size_t keep_bytes, std::stop_token sto
   p.free.keep_at_least(std::max(ready, (keep_bytes + kChunkBytes - 1) / kChunkBytes));
   p.ready.store(ready);
   std::unique_lock lk(p.mu);
-  while (!stop.stop_requested()) {
-    while (!stop.stop_requested() && p.free.size() < ready) {
-      lk.unlock();
-      auto c = std::make_unique<arena_chunk>();
-      c->prefault();
-      p.free.give(std::move(c));
-      lk.lock();
-    }
-    p.low.wait(lk, stop, [&] { return p.free.size() < ready; });
+  // Wakes when a take left the pool short (or at once when it is); false on stop.
+  while (p.low.wait(lk, stop, [&] { return p.free.size() < ready; })) {
+    lk.unlock();
+    auto c = std::make_unique<arena_chunk>();
+    c->prefault();
+    p.free.give(std::move(c));
+    lk.lock();
   }
   p.ready.store(0);
 }

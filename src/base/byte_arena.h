@@ -34,6 +34,8 @@ class byte_arena {
   // Free chunks the pool keeps (64 MiB: the stream engine's default upload
   // size, the memory one eviction gives back); the rest are unmapped.
   static constexpr size_t kPoolChunks = (size_t{64} << 20) / kChunkBytes;
+  // Pre-faulted chunks a server keeps ready (keep_ready): 16 MiB.
+  static constexpr size_t kReadyChunks = 8;
 
   byte_arena() = default;
   byte_arena(const byte_arena&) = delete;

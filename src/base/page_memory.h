@@ -8,8 +8,8 @@
 // the VMs Sluice is measured on a fault costs ~12 µs: zero-filling 1 MiB of
 // fresh pages took 3.5–9 ms, a stall in the produce path every time the byte
 // arena took a new chunk. With huge pages the same first touch runs at ~11
-// GB/s instead of ~330 MB/s (docs/BENCHMARKS.md, "Stream engine", 2026-11-24
-// 16:20). For buffers that live long and are reused (arena chunks, I/O
+// GB/s instead of ~330 MB/s (docs/BENCHMARKS.md, "Stream engine", runs of 2026-11-24
+// 15:55–16:30). For buffers that live long and are reused (arena chunks, I/O
 // buffers), not for small or short-lived allocations.
 //
 // Contents are zero at first (fresh anonymous pages), faulted in on first use.
