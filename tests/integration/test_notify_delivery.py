@@ -56,8 +56,10 @@ def bucket_with_rule(s3, prefix, arn, **rule):
     return bucket
 
 
-def read_topic(bootstrap, topic, n, timeout=30, exact=True):
-    """Every message of `topic` from the beginning: waits for n, then (exact) a moment more for extras."""
+def read_topic(bootstrap, topic, n, timeout=30, done=None):
+    """Every message of `topic` from the beginning: waits for n, then a moment more for extras; with `done`
+    (a test of the messages read so far) until it holds instead, however many came (at-least-once delivery
+    may repeat events, so a count alone can stop before the last one)."""
     c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"rd-{uuid.uuid4().hex[:8]}",
                      "auto.offset.reset": "earliest", "enable.auto.commit": False,
                      "topic.metadata.refresh.interval.ms": 500})
@@ -70,9 +72,11 @@ def read_topic(bootstrap, topic, n, timeout=30, exact=True):
             m = c.poll(0.3)
             if m is not None and not m.error():
                 out.append(m)
-            if len(out) >= n:
-                if not exact:
+            if done is not None:
+                if m is not None and done(out):
                     break
+                continue
+            if len(out) >= n:
                 settle = settle or time.monotonic() + 1.5
                 if time.monotonic() > settle:
                     break
@@ -245,10 +249,15 @@ def test_kill9_loses_no_event_of_an_acknowledged_write(make_server):
         t.join(timeout=30)
     assert len(acked) > 20
     srv.start()
-    msgs = read_topic(srv.kafka, topic, len(acked), timeout=60, exact=False)
-    keys = {event_of(m)["Key"].split("/", 1)[1] for m in msgs}
+    def keys_of(msgs):
+        return {event_of(m)["Key"].split("/", 1)[1] for m in msgs}
+
+    msgs = read_topic(srv.kafka, topic, len(acked), timeout=60, done=lambda out: set(acked) <= keys_of(out))
+    keys = keys_of(msgs)
     missing = sorted(set(acked) - keys)
-    assert not missing, f"{len(missing)} acknowledged writes lost their event, e.g. {missing[:5]}"
+    assert not missing, (
+        f"{len(missing)} acknowledged writes lost their event, e.g. {missing[:5]} "
+        f"({len(msgs)} messages read for {len(acked)} acknowledged writes)")
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
