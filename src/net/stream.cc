@@ -356,6 +356,35 @@ bool stream::write_all(const void* buf, size_t n, boost::system::error_code& ec)
   return true;
 }
 
+size_t stream::try_write(std::span<const std::string_view> pieces, boost::system::error_code& ec) {
+  ec = {};
+  if (ssl_) {
+    ec = boost::system::errc::make_error_code(boost::system::errc::operation_not_supported);
+    return 0;
+  }
+  constexpr size_t kMaxIov = 64;
+  iovec iov[kMaxIov];
+  size_t n = 0;
+  for (size_t i = 0; i < pieces.size() && n < kMaxIov; ++i) {
+    if (pieces[i].empty()) continue;
+    iov[n].iov_base = const_cast<char*>(pieces[i].data());
+    iov[n].iov_len = pieces[i].size();
+    ++n;
+  }
+  if (n == 0) return 0;
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = n;
+  for (;;) {
+    ssize_t rc = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (rc >= 0) return static_cast<size_t>(rc);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    ec = boost::system::error_code(errno, boost::system::system_category());
+    return 0;
+  }
+}
+
 bool stream::write_all(std::span<const std::string_view> pieces, boost::system::error_code& ec) {
   ec = {};
   if (ssl_) {

@@ -83,6 +83,10 @@ class stream {
   // sendmsg(2) for many pieces on a plain socket (fewer system calls than a
   // write per piece); over TLS small pieces are joined into one record.
   bool write_all(std::span<const std::string_view> pieces, boost::system::error_code& ec);
+  // One gathered send(2) of the pieces that never waits: the bytes the socket
+  // took (0 when its buffer is full), or 0 with ec set on an error. Plain
+  // sockets only (over TLS: 0 bytes, errc operation_not_supported).
+  size_t try_write(std::span<const std::string_view> pieces, boost::system::error_code& ec);
 
   // --- Beast SyncReadStream / SyncWriteStream ---
   template <class MutableBufferSequence>

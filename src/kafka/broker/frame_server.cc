@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <vector>
@@ -17,7 +18,7 @@ struct frame_server::connection {
   connection_info info;
   std::unique_ptr<net::stream> s;
   std::mutex mu;
-  std::condition_variable writer_cv;  // the head of `pending` is ready, or closed
+  std::condition_variable writer_cv;  // work for the writer (see writer_has_work), or closed
   std::condition_variable reader_cv;  // room for another request, pending drained, or closed
   struct entry {
     uint64_t seq = 0;
@@ -30,6 +31,90 @@ struct frame_server::connection {
   size_t pending_bytes = 0;   // request bytes of `pending`
   uint64_t next_seq = 0;
   bool closed = false;
+  // A thread is sending (the writer, or a responder's thread sending inline):
+  // one at a time, so responses leave in order.
+  bool writing = false;
+  std::string carry;          // bytes an inline send left unsent: the writer sends them first
+  bool write_failed = false;  // an inline send failed: the writer closes the connection
+  bool inline_sends = false;  // plain socket: responders may send without waking the writer
+
+  bool head_ready() const { return !pending.empty() && pending.front().ready; }
+  bool writer_has_work() const {
+    return closed || write_failed || (!writing && (!carry.empty() || head_ready()));
+  }
+
+  // Moves the ready responses at the head of `pending` (at most 256) into
+  // `out`; with stop_at_close, stops before one that closes the connection
+  // (left for the writer), else after it. Under mu.
+  void take_ready(std::vector<entry>& out, bool stop_at_close) {
+    while (head_ready() && out.size() < 256) {
+      if (stop_at_close && pending.front().close_after) break;
+      pending_bytes -= pending.front().request_bytes;
+      out.push_back(std::move(pending.front()));
+      pending.pop_front();
+      if (out.back().close_after) break;
+    }
+    if (!out.empty()) reader_cv.notify_one();  // room for the reader
+  }
+
+  // Sends the ready head responses from the calling thread (a responder's:
+  // the WAL's completion, a fetch wake-up, the reader) with one send that
+  // never blocks, instead of waking the writer thread: one thread hand-off
+  // less per response on the produce path. Whatever the socket does not take
+  // now is left to the writer.
+  void send_ready() {
+    std::vector<entry> ready;
+    {
+      std::lock_guard lk(mu);
+      if (!inline_sends || closed || write_failed || writing || !carry.empty()) {
+        if (writer_has_work()) writer_cv.notify_one();
+        return;
+      }
+      take_ready(ready, true);
+      if (ready.empty()) {
+        if (writer_has_work()) writer_cv.notify_one();
+        return;
+      }
+      writing = true;
+    }
+    std::vector<std::array<char, 4>> sizes;
+    std::vector<std::string_view> pieces;
+    size_t total = gather(ready, sizes, pieces);
+    boost::system::error_code ec;
+    size_t sent = pieces.empty() ? 0 : s->try_write(pieces, ec);
+    std::lock_guard lk(mu);
+    writing = false;
+    if (ec) {
+      write_failed = true;
+    } else if (sent < total) {
+      for (auto piece : pieces) {  // the unsent tail, in order
+        if (sent >= piece.size()) {
+          sent -= piece.size();
+          continue;
+        }
+        carry.append(piece.substr(sent));
+        sent = 0;
+      }
+    }
+    if (writer_has_work()) writer_cv.notify_one();
+  }
+
+  // Size prefixes and bodies of `ready`'s responses as pieces; their bytes.
+  static size_t gather(const std::vector<entry>& ready, std::vector<std::array<char, 4>>& sizes,
+                       std::vector<std::string_view>& pieces) {
+    sizes.resize(ready.size());
+    pieces.clear();
+    size_t total = 0;
+    for (size_t i = 0; i < ready.size(); ++i) {
+      if (!ready[i].response) continue;
+      uint32_t n = htonl(static_cast<uint32_t>(ready[i].response->size()));
+      std::memcpy(sizes[i].data(), &n, 4);
+      pieces.emplace_back(sizes[i].data(), 4);
+      pieces.emplace_back(*ready[i].response);
+      total += 4 + ready[i].response->size();
+    }
+    return total;
+  }
 };
 
 struct responder::slot {
@@ -42,18 +127,22 @@ void responder::operator()(std::optional<std::string> response, bool close_after
   if (!slot_ || slot_->used.exchange(true)) return;
   auto c = slot_->conn.lock();
   if (!c) return;
-  std::lock_guard lk(c->mu);
-  if (c->closed || c->pending.empty()) return;
-  uint64_t first = c->pending.front().seq;
-  if (slot_->seq < first || slot_->seq - first >= c->pending.size()) return;
-  auto& e = c->pending[slot_->seq - first];
-  e.ready = true;
-  e.response = std::move(response);
-  e.close_after = close_after;
-  // The writer only ever waits for the head: answers behind it wake nobody.
-  // When many answers complete together (one WAL flush), the writer is woken
-  // once, after the last of them (base/wake_batch.h).
-  if (slot_->seq == first) wake_batch::wake(c.get(), [c] { c->writer_cv.notify_one(); });
+  {
+    std::lock_guard lk(c->mu);
+    if (c->closed || c->pending.empty()) return;
+    uint64_t first = c->pending.front().seq;
+    if (slot_->seq < first || slot_->seq - first >= c->pending.size()) return;
+    auto& e = c->pending[slot_->seq - first];
+    e.ready = true;
+    e.response = std::move(response);
+    e.close_after = close_after;
+    // Only the head's answer can be sent: answers behind it do nothing.
+    if (slot_->seq != first) return;
+  }
+  // When many answers complete together (one WAL flush), the connection's
+  // ready responses are sent once, after the last of them (base/wake_batch.h);
+  // outside a batch, now (send_ready takes c->mu itself).
+  wake_batch::wake(c.get(), [c] { c->send_ready(); });
 }
 
 frame_server::frame_server(frame_server_options opts, std::shared_ptr<frame_handler> handler)
@@ -203,46 +292,45 @@ class frame_reader {
 void frame_server::serve(std::shared_ptr<connection> c) {
   net::stream& s = *c->s;
   s.set_timeout(opts_.write_timeout);
+  c->inline_sends = !s.is_tls();
   // The writer sends completed responses in request order, every response
   // that is ready in one gathered write.
   std::thread writer = named_thread(opts_.name + "-write", [this, c] {
     std::vector<connection::entry> ready;
     std::vector<std::array<char, 4>> sizes;
     std::vector<std::string_view> pieces;
+    std::string carry;
     for (;;) {
       bool close_after = false;
       {
         std::unique_lock lk(c->mu);
-        c->writer_cv.wait(lk, [&] { return c->closed || (!c->pending.empty() && c->pending.front().ready); });
+        c->writer_cv.wait(lk, [&] { return c->writer_has_work(); });
         if (c->closed) return;
-        while (!c->pending.empty() && c->pending.front().ready && ready.size() < 256) {
-          c->pending_bytes -= c->pending.front().request_bytes;
-          ready.push_back(std::move(c->pending.front()));
-          c->pending.pop_front();
-          if (ready.back().close_after) break;
-        }
-        c->reader_cv.notify_one();  // room for the reader
-      }
-      sizes.resize(ready.size());
-      pieces.clear();
-      for (size_t i = 0; i < ready.size(); ++i) {
-        close_after |= ready[i].close_after;
-        if (!ready[i].response) continue;
-        uint32_t n = htonl(static_cast<uint32_t>(ready[i].response->size()));
-        std::memcpy(sizes[i].data(), &n, 4);
-        pieces.emplace_back(sizes[i].data(), 4);
-        pieces.emplace_back(*ready[i].response);
-      }
-      if (!pieces.empty()) {
-        boost::system::error_code ec;
-        if (!c->s->write_all(pieces, ec)) {
-          spdlog::debug("{}: {}: write failed: {}", opts_.name, c->info.remote, ec.message());
-          close_after = true;
+        close_after = c->write_failed;
+        if (!close_after) {
+          carry = std::move(c->carry);
+          c->carry.clear();
+          c->take_ready(ready, false);
+          c->writing = true;
         }
       }
-      ready.clear();
+      if (!close_after) {
+        connection::gather(ready, sizes, pieces);
+        for (const auto& e : ready) close_after |= e.close_after;
+        if (!carry.empty()) pieces.insert(pieces.begin(), std::string_view(carry));
+        if (!pieces.empty()) {
+          boost::system::error_code ec;
+          if (!c->s->write_all(pieces, ec)) {
+            spdlog::debug("{}: {}: write failed: {}", opts_.name, c->info.remote, ec.message());
+            close_after = true;
+          }
+        }
+        ready.clear();
+        carry.clear();
+      }
+      std::lock_guard lk(c->mu);
+      c->writing = false;
       if (close_after) {
-        std::lock_guard lk(c->mu);
         c->closed = true;
         c->reader_cv.notify_all();
         c->s->shutdown();
