@@ -15,11 +15,12 @@
 #   BUILD=build/release  RATES=50,0  SECONDS_PER_LOAD=20  WARMUP=60  PARTITIONS=16  MESSAGE_SIZE=1024  PRODUCERS=1
 #   DATA_ROOT=/work (a folder on the disk to measure)  EXTRA="--override key=value ..." (server settings)
 #   BENCH_EXTRA="--client-stats ..." (more sluice-kafka-bench options)
+#   SLUICE=path/to/sluice (another build of the server, for A/B runs)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
-SLUICE=$BUILD/apps/sluice/sluice
+SLUICE=${SLUICE:-$BUILD/apps/sluice/sluice}
 BENCH=$BUILD/bench/sluice-kafka-bench
 RATES=${RATES:-50,0}
 SECONDS_PER_LOAD=${SECONDS_PER_LOAD:-20}

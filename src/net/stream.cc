@@ -255,9 +255,13 @@ result<void> stream::client_handshake(const tls_context& tls, const std::string&
 }
 
 bool stream::wait(short events, boost::system::error_code& ec) {
+  return wait(events, timeout_, ec);
+}
+
+bool stream::wait(short events, std::chrono::milliseconds timeout, boost::system::error_code& ec) {
   pollfd p{fd_, events, 0};
   for (;;) {
-    int rc = ::poll(&p, 1, static_cast<int>(timeout_.count()));
+    int rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
     if (rc > 0) return true;
     if (rc == 0) {
       ec = boost::asio::error::timed_out;
@@ -272,12 +276,9 @@ bool stream::wait(short events, boost::system::error_code& ec) {
 
 bool stream::wait_readable(std::chrono::milliseconds t) {
   if (ssl_ && SSL_pending(ssl_) > 0) return true;
-  auto saved = timeout_;
-  timeout_ = t;
+  // Not through timeout_: another thread may be writing with it.
   boost::system::error_code ec;
-  bool r = wait(POLLIN, ec);
-  timeout_ = saved;
-  return r;
+  return wait(POLLIN, t, ec);
 }
 
 void stream::shutdown() { ::shutdown(fd_, SHUT_RDWR); }

@@ -137,6 +137,7 @@ class stream {
   stream(int fd, SSL* ssl);
   result<void> client_handshake(const tls_context& tls, const std::string& name);
   bool wait(short events, boost::system::error_code& ec);
+  bool wait(short events, std::chrono::milliseconds timeout, boost::system::error_code& ec);
 
   int fd_;
   SSL* ssl_;

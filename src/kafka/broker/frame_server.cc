@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -43,12 +44,17 @@ struct frame_server::connection {
     return closed || write_failed || (!writing && (!carry.empty() || head_ready()));
   }
 
-  // Moves the ready responses at the head of `pending` (at most 256) into
-  // `out`; with stop_at_close, stops before one that closes the connection
-  // (left for the writer), else after it. Under mu.
-  void take_ready(std::vector<entry>& out, bool stop_at_close) {
+  // Moves the ready responses at the head of `pending` (at most 256, and
+  // while their bytes stay within max_bytes) into `out`; with stop_at_close,
+  // stops before one that closes the connection (left for the writer), else
+  // after it. Under mu.
+  void take_ready(std::vector<entry>& out, bool stop_at_close, size_t max_bytes = SIZE_MAX) {
+    size_t bytes = 0;
     while (head_ready() && out.size() < 256) {
       if (stop_at_close && pending.front().close_after) break;
+      size_t n = pending.front().response ? pending.front().response->size() : 0;
+      if (n > max_bytes - bytes) break;
+      bytes += n;
       pending_bytes -= pending.front().request_bytes;
       out.push_back(std::move(pending.front()));
       pending.pop_front();
@@ -61,7 +67,11 @@ struct frame_server::connection {
   // the WAL's completion, a fetch wake-up, the reader) with one send that
   // never blocks, instead of waking the writer thread: one thread hand-off
   // less per response on the produce path. Whatever the socket does not take
-  // now is left to the writer.
+  // now is left to the writer. Only small responses (produce acks, metadata,
+  // group calls) go inline, at most kInlineBytes per call: a thread that
+  // answers for many connections (the WAL's syncer) spends a bounded time on
+  // each, and large fetch responses stay with the connection's own writer.
+  static constexpr size_t kInlineBytes = 64 * 1024;
   void send_ready() {
     std::vector<entry> ready;
     {
@@ -70,7 +80,7 @@ struct frame_server::connection {
         if (writer_has_work()) writer_cv.notify_one();
         return;
       }
-      take_ready(ready, true);
+      take_ready(ready, true, kInlineBytes);
       if (ready.empty()) {
         if (writer_has_work()) writer_cv.notify_one();
         return;
