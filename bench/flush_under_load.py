@@ -4,10 +4,12 @@
 Measures 4 KiB pwrite + fdatasync latency (what a WAL group commit costs) in a loop for SECONDS, alone
 and while another process writes a 64 MiB file with direct I/O every 1.2 s (what the stream engine's
 uploads do when objects live on the WAL's disk): flushed once at the end (`big`), or 1 MiB at a time
-(`dsync`, each write flushed before the next). Prints p50/p99/p999/max per mode.
+(`dsync`, each write flushed before the next), or paced at 100 or 200 MB/s in 1 MiB direct writes and
+flushed at the end (`pace100`, `pace200`). Prints p50/p99/p999/max per mode.
 
-usage: bench/flush_under_load.py [DIR (default /work)] [SECONDS (default 12)]
+usage: bench/flush_under_load.py [DIR (default /work)] [SECONDS (default 12)] [MODES (comma-separated)]
 """
+import mmap
 import os
 import subprocess
 import sys
@@ -19,7 +21,28 @@ MODES = {
     "alone": None,
     "big": ["bs=1M", "count=64", "oflag=direct", "conv=fdatasync"],
     "dsync": ["bs=1M", "count=64", "oflag=direct,dsync"],
+    # 1 MiB direct writes at a set pace (MB/s), one flush at the end: an upload spread out in time
+    "pace100": 100,
+    "pace200": 200,
 }
+
+
+def paced_write(path, mbs):
+    """64 MiB in 1 MiB direct writes, at most `mbs` MB/s, then one fdatasync."""
+    buf = mmap.mmap(-1, 1 << 20)
+    buf.write(b"o" * (1 << 20))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o644)
+    try:
+        start = time.monotonic()
+        for i in range(64):
+            os.pwritev(fd, [buf], i << 20)
+            due = start + (i + 1) * (1 << 20) / (mbs * 1e6)
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 def measure(workdir, seconds, mode):
@@ -27,6 +50,10 @@ def measure(workdir, seconds, mode):
 
     def writer():
         while not stop.is_set():
+            if isinstance(MODES[mode], int):
+                paced_write(os.path.join(workdir, "object"), MODES[mode])
+                stop.wait(1.2)
+                continue
             subprocess.run(["dd", "if=/dev/zero", "of=" + os.path.join(workdir, "object")] + MODES[mode],
                            stderr=subprocess.DEVNULL, check=True)
             stop.wait(1.2)
@@ -62,7 +89,8 @@ def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "/work"
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 12
     with tempfile.TemporaryDirectory(dir=root, prefix="flush-under-load.") as d:
-        for mode in ("alone", "big", "dsync", "alone", "big", "dsync"):
+        modes = sys.argv[3].split(",") if len(sys.argv) > 3 else ["alone", "big", "dsync", "pace100", "pace200"]
+        for mode in modes * 2:
             r = measure(d, seconds, mode)
             print("%-6s %6d flushes: p50 %.2f  p99 %.2f  p999 %.2f  max %.2f ms" %
                   (r["mode"], r["flushes"], r["p50_ms"], r["p99_ms"], r["p999_ms"], r["max_ms"]), flush=True)

@@ -180,6 +180,10 @@ int main(int argc, char** argv) {
   app.add_option("--wake-us", wake_us,
                  "A paced producer sleeps only when its next record is due this far ahead (0 = before every "
                  "record)");
+  uint32_t upload_pace = stream::engine_options{}.upload_pace;
+  app.add_option("--upload-pace", upload_pace,
+                 "Uploads paced at this many times their data's incoming rate (0 = full speed), as "
+                 "s3.wal.upload.pace");
   CLI11_PARSE(app, argc, argv);
   sluice::grow_heaps_in_large_steps();  // as `sluice server` does
   spdlog::set_level(spdlog::level::warn);
@@ -203,6 +207,7 @@ int main(int argc, char** argv) {
 
   stream::engine_options opts;
   opts.janitor_interval = hours(1);  // compaction measured separately
+  opts.upload_pace = upload_pace;
   std::jthread warm_arena([&](std::stop_token stop) {  // as `sluice server` does
     byte_arena::keep_ready(byte_arena::kReadyChunks, opts.log_cache_bytes, stop);
   });

@@ -90,6 +90,10 @@ result<std::unique_ptr<stream_services>> start_stream_services(const config::set
   SLUICE_TRY(eo.block_cache_bytes, bytes("s3.block.cache.size"));
   SLUICE_TRY(eo.upload_bytes, bytes("s3.wal.upload.threshold"));
   SLUICE_TRY(eo.upload_interval, millis("s3.wal.upload.interval.ms"));
+  SLUICE_TRY(auto pace, num("s3.wal.upload.pace"));
+  if (pace < 0 || pace > 1000) return fail(config::errc::bad_value, "s3.wal.upload.pace: expected 0 to 1000");
+  eo.upload_pace = static_cast<uint32_t>(pace);
+  SLUICE_TRY(eo.upload_pace_min_bytes, bytes("s3.wal.upload.pace.min"));
   SLUICE_TRY(eo.stream_split_bytes, bytes("s3.stream.object.split.size"));
   SLUICE_TRY(eo.object_block_bytes, bytes("s3.object.block.size"));
   SLUICE_TRY(eo.part_bytes, bytes("s3.object.part.size"));

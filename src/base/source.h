@@ -1,6 +1,9 @@
 #pragma once
 // A pull-based stream of bytes (request bodies, decoders, object readers).
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +31,27 @@ class memory_source final : public source {
 
  private:
   std::string_view data_;
+};
+
+// Hands on another source's bytes no faster than `bytes_per_sec` (0 = no
+// limit): read() sleeps until the bytes read so far are due at that pace,
+// counted from the first read. For bulk writes that should not crowd a
+// device others need short waits on (the stream engine's uploads share the
+// disk with its write-ahead log: docs/BENCHMARKS.md, "Stream engine"). While
+// `hurry` returns true (checked before and during each sleep, at least every
+// 10 ms) it reads at full speed; it is called from the reading thread.
+class paced_source final : public source {
+ public:
+  paced_source(source& inner, uint64_t bytes_per_sec, std::function<bool()> hurry = {});
+  result<size_t> read(char* buf, size_t n) override;
+
+ private:
+  source& inner_;
+  uint64_t bytes_per_sec_;
+  std::function<bool()> hurry_;
+  std::chrono::steady_clock::time_point start_{};
+  uint64_t read_ = 0;
+  bool started_ = false;
 };
 
 // Reads a whole source into a string, failing past max bytes.

@@ -339,7 +339,7 @@ void engine_impl::uploader_loop() {
       continue;
     }
     const auto started = std::chrono::steady_clock::now();
-    auto r = upload_block(b);
+    auto r = upload_block(b, upload_pace_for(*b, started));
     if (!r) {
       spdlog::warn("stream engine: upload of {} records failed: {}; retrying in {} ms", b->records.size(),
                    r.error().message(), backoff.count());
@@ -357,9 +357,29 @@ void engine_impl::uploader_loop() {
   }
 }
 
-result<void> engine_impl::upload_block(const std::shared_ptr<cache_block>& b) {
+uint64_t engine_impl::upload_pace_for(const cache_block& b, std::chrono::steady_clock::time_point now) const {
+  if (opts_.upload_pace == 0) return 0;
+  // The block filled between its creation and now (the uploader takes a
+  // sealed block at once unless it is behind, and then hurry() unpaces it).
+  double secs = std::max(std::chrono::duration<double>(now - b.created).count(), 0.001);
+  double rate = static_cast<double>(b.bytes) / secs * opts_.upload_pace;
+  return std::max<uint64_t>(static_cast<uint64_t>(rate), opts_.upload_pace_min_bytes);
+}
+
+bool engine_impl::upload_should_hurry(const cache_block& b) {
+  if (stopping_ || closing_) return true;
+  std::lock_guard lk(cache_mu_);
+  // Another upload's worth (or a quarter of the cache) waits behind this one:
+  // appends would soon wait for space, so the upload goes at full speed.
+  size_t behind = unuploaded_bytes_ > b.bytes ? unuploaded_bytes_ - b.bytes : 0;
+  return behind >= std::min(opts_.upload_bytes, opts_.log_cache_bytes / 4);
+}
+
+result<void> engine_impl::upload_block(const std::shared_ptr<cache_block>& b, uint64_t pace) {
   std::lock_guard ul(upload_mu_);
   if (b->uploaded) return ok();
+  put_pacing pacing;
+  if (pace > 0) pacing = {pace, [this, &b] { return upload_should_hurry(*b); }};
   // Records by stream, in offset order (WAL order is offset order within a stream).
   std::map<stream_id, std::pair<std::shared_ptr<stream_state>, std::vector<record_ptr>>> by_stream;
   for (const auto& [st, rec] : b->records) {
@@ -388,7 +408,7 @@ result<void> engine_impl::upload_block(const std::shared_ptr<cache_block>& b) {
       bool single = objects.size() > 1 && i + 1 < objects.size();
       auto kind =
           (single || by_stream.size() == 1) ? meta::object_kind::stream : meta::object_kind::stream_set;
-      SLUICE_TRY(auto info, write_object(ids[i], kind, objects[i]));
+      SLUICE_TRY(auto info, write_object(ids[i], kind, objects[i], pacing));
       req.objects.push_back(std::move(info));
     }
     for (auto& [id, entry] : by_stream) req.stream_ends[id] = {entry.first->ep, entry.second.back()->end()};
@@ -418,7 +438,8 @@ result<void> engine_impl::upload_block(const std::shared_ptr<cache_block>& b) {
 }
 
 result<meta::object_info> engine_impl::write_object(object_id id, meta::object_kind kind,
-                                                    const std::vector<record_ptr>& records) {
+                                                    const std::vector<record_ptr>& records,
+                                                    const put_pacing& pace) {
   // The object is built in memory once: reserve it whole (records plus room
   // for block framing and the index) so appending never reallocates and
   // copies what was already written.
@@ -436,7 +457,7 @@ result<meta::object_info> engine_impl::write_object(object_id id, meta::object_k
     data_time = std::max(data_time, r->max_timestamp);
   }
   SLUICE_TRY(w.finish());
-  SLUICE_TRY(put_object(object_key(opts_.cluster_id, id), bytes));
+  SLUICE_TRY(put_object(object_key(opts_.cluster_id, id), bytes, pace));
   meta::object_info info;
   info.id = id;
   info.kind = kind;
@@ -464,9 +485,10 @@ void engine_impl::give_object_buffer(std::string b) {
   if (object_bufs_.size() < 2) object_bufs_.push_back(std::move(b));
 }
 
-result<void> engine_impl::put_object(const std::string& key, std::string_view bytes) {
+result<void> engine_impl::put_object(const std::string& key, std::string_view bytes, const put_pacing& pace) {
   if (bytes.size() <= std::max<uint64_t>(opts_.part_bytes, storage_.single_put_max())) {
     stats_.put_requests.fetch_add(1, std::memory_order_relaxed);
+    if (pace.bytes_per_sec > 0) return storage_.put_paced(key, bytes, pace.bytes_per_sec, pace.hurry);
     return storage_.put(key, bytes);
   }
   SLUICE_TRY(auto up, storage_.start_upload(key));

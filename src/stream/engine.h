@@ -41,6 +41,14 @@ struct engine_options {
   // Upload a block when it holds this much, or when its oldest record is this old.
   size_t upload_bytes = 64 << 20;
   std::chrono::milliseconds upload_interval{5'000};
+  // Uploads written in one put are paced (object_storage::put_paced) at this
+  // many times the rate their block's data came in, never slower than
+  // upload_pace_min_bytes per second, and at full speed while another upload's
+  // worth of data waits behind them or the engine closes: on a store that
+  // shares the WAL's disk, a burst of object writes makes the WAL's flushes
+  // queue behind it (docs/BENCHMARKS.md, "Stream engine"). 0 = not paced.
+  uint32_t upload_pace = 2;
+  uint64_t upload_pace_min_bytes = 32 << 20;
   // A stream with at least this much data in one upload gets an object of its own.
   size_t stream_split_bytes = 8 << 20;
   size_t object_block_bytes = 512 << 10;

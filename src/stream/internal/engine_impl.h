@@ -52,6 +52,12 @@ struct cache_block {
   bool uploaded = false;
 };
 
+// How fast an upload's bytes go to the store (engine_options::upload_pace).
+struct put_pacing {
+  uint64_t bytes_per_sec = 0;  // 0 = unpaced
+  std::function<bool()> hurry;
+};
+
 class engine_impl final : public engine {
  public:
   engine_impl(const engine_options& opts, meta::meta_store& meta, object_storage& storage);
@@ -91,10 +97,13 @@ class engine_impl final : public engine {
   std::vector<std::shared_ptr<cache_block>> evict_locked();
   void uploader_loop();
   void janitor_loop();
-  result<void> upload_block(const std::shared_ptr<cache_block>& b);
+  // The pace for uploading block b, taken by the uploader at `now`; 0 = unpaced.
+  uint64_t upload_pace_for(const cache_block& b, std::chrono::steady_clock::time_point now) const;
+  bool upload_should_hurry(const cache_block& b);
+  result<void> upload_block(const std::shared_ptr<cache_block>& b, uint64_t pace = 0);
   result<meta::object_info> write_object(object_id id, meta::object_kind kind,
-                                         const std::vector<record_ptr>& records);
-  result<void> put_object(const std::string& key, std::string_view bytes);
+                                         const std::vector<record_ptr>& records, const put_pacing& pace = {});
+  result<void> put_object(const std::string& key, std::string_view bytes, const put_pacing& pace = {});
   void trim_wal();
   result<void> upload_pending_inline();
   result<object_index> load_index(const meta::object_info& obj);

@@ -77,7 +77,13 @@ class local_storage final : public object_storage {
         list_page_keys_(list_page_keys) {}
 
   result<void> put(const std::string& key, std::string_view data) override {
-    memory_source src(data);
+    return put_paced(key, data, 0, {});
+  }
+
+  result<void> put_paced(const std::string& key, std::string_view data, uint64_t bytes_per_sec,
+                         const std::function<bool()>& hurry) override {
+    memory_source whole(data);
+    paced_source src(whole, bytes_per_sec, hurry);
     objstore::put_options o;
     o.size = data.size();
     o.owner = owner_;

@@ -13,6 +13,7 @@
 // after the backend committed, e.g. a lost response) holding the complete new
 // object; never a partial one.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,6 +51,16 @@ class object_storage {
   virtual ~object_storage() = default;
 
   virtual result<void> put(const std::string& key, std::string_view data) = 0;
+  // put(), with the bytes handed to the backend no faster than bytes_per_sec
+  // (0 = no limit) while hurry() is false (paced_source, base/source.h): the
+  // engine's uploads to a store on the WAL's own disk spread their writes out
+  // so the WAL's flushes do not queue behind them. Backends that write
+  // elsewhere ignore the pace (the default).
+  virtual result<void> put_paced(const std::string& key, std::string_view data, uint64_t bytes_per_sec,
+                                 const std::function<bool()>& hurry) {
+    (void)bytes_per_sec, (void)hurry;
+    return put(key, data);
+  }
   virtual result<std::unique_ptr<object_upload>> start_upload(const std::string& key) = 0;
   virtual size_t min_part_size() const { return 5 << 20; }
   // Objects up to this size are written with one put() even when larger than

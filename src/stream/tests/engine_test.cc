@@ -88,6 +88,85 @@ class gate_storage {
   bool open_ = false;
 };
 
+// The memory storage taking any size in one put, recording the pace of each
+// put_paced() and what its hurry() said before and after the put was let go
+// (hold() keeps puts waiting until release()).
+class pacing_storage final : public object_storage {
+ public:
+  struct paced_put {
+    uint64_t bytes_per_sec = 0;
+    bool hurry_before = false, hurry_after = false;
+  };
+  explicit pacing_storage(object_storage& target) : t_(target) {}
+  void hold() {
+    std::lock_guard lk(mu_);
+    held_ = true;
+  }
+  void release() {
+    std::lock_guard lk(mu_);
+    held_ = false;
+    cv_.notify_all();
+  }
+  // Waits up to 5 s for n paced puts to have been let go; what they recorded.
+  std::vector<paced_put> wait_for(size_t n) {
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, 5s, [&] { return paced_.size() >= n; });
+    return paced_;
+  }
+  bool waiting() {
+    std::lock_guard lk(mu_);
+    return waiting_ > 0;
+  }
+  int plain_puts() {
+    std::lock_guard lk(mu_);
+    return plain_puts_;
+  }
+
+  result<void> put(const std::string& k, std::string_view d) override {
+    {
+      std::lock_guard lk(mu_);
+      ++plain_puts_;
+    }
+    return t_.put(k, d);
+  }
+  result<void> put_paced(const std::string& k, std::string_view d, uint64_t bytes_per_sec,
+                         const std::function<bool()>& hurry) override {
+    paced_put p;
+    p.bytes_per_sec = bytes_per_sec;
+    p.hurry_before = hurry && hurry();
+    {
+      std::unique_lock lk(mu_);
+      ++waiting_;
+      cv_.wait(lk, [&] { return !held_; });
+      --waiting_;
+    }
+    p.hurry_after = hurry && hurry();
+    auto r = t_.put(k, d);
+    std::lock_guard lk(mu_);
+    paced_.push_back(p);
+    cv_.notify_all();
+    return r;
+  }
+  result<std::unique_ptr<object_upload>> start_upload(const std::string& k) override {
+    return t_.start_upload(k);
+  }
+  size_t min_part_size() const override { return t_.min_part_size(); }
+  uint64_t single_put_max() const override { return UINT64_MAX; }
+  result<std::string> get(const std::string& k, uint64_t o, uint64_t l) override { return t_.get(k, o, l); }
+  result<uint64_t> size(const std::string& k) override { return t_.size(k); }
+  result<void> remove(const std::vector<std::string>& k) override { return t_.remove(k); }
+  result<std::vector<stored_object>> list(const std::string& p) override { return t_.list(p); }
+  std::string describe() const override { return t_.describe(); }
+
+ private:
+  object_storage& t_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  int waiting_ = 0, plain_puts_ = 0;
+  std::vector<paced_put> paced_;
+};
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -108,6 +187,7 @@ class EngineTest : public ::testing::Test {
   }
 
   object_storage& storage() {
+    if (pacing_) return *pacing_;
     if (one_put_) return *one_put_;
     return fault_ ? static_cast<object_storage&>(*fault_) : *storage_;
   }
@@ -186,6 +266,7 @@ class EngineTest : public ::testing::Test {
   std::unique_ptr<object_storage> storage_;
   std::unique_ptr<fault_storage> fault_;
   std::unique_ptr<object_storage> one_put_;
+  std::unique_ptr<pacing_storage> pacing_;
   std::unique_ptr<meta::meta_store> meta_;
   std::unique_ptr<engine> engine_;
 };
@@ -309,6 +390,72 @@ TEST_F(EngineTest, LargeObjectsAreOnePutWhereTheStorageTakesAnySize) {
     EXPECT_EQ(st.put_requests, one_put ? 1u : 3u) << "one_put " << one_put;
     engine_.reset();
   }
+}
+
+TEST_F(EngineTest, UploadsArePacedAtTwiceTheirDataRate) {
+  pacing_ = std::make_unique<pacing_storage>(*storage_);
+  opts_.background = true;  // pacing is the uploader thread's
+  opts_.upload_bytes = 1 << 20;
+  opts_.upload_interval = 60s;
+  opts_.upload_pace = 2;
+  opts_.upload_pace_min_bytes = 64 << 10;
+  open();
+  auto s = new_stream();
+  // 1 MiB in 8 records over ~350 ms: ~3 MB/s, so a pace of ~6 MB/s.
+  const size_t record = 128 << 10;
+  auto t0 = std::chrono::steady_clock::now();
+  append(s, record, 1);
+  auto first_done = std::chrono::steady_clock::now();
+  for (int i = 1; i < 8; ++i) {
+    std::this_thread::sleep_for(50ms);
+    append(s, record, 1);
+  }
+  auto last_done = std::chrono::steady_clock::now();
+  auto puts = pacing_->wait_for(1);
+  auto seen = std::chrono::steady_clock::now();
+  ASSERT_EQ(puts.size(), 1u);
+  EXPECT_EQ(pacing_->plain_puts(), 0);
+  // The block filled between the first append and the upload's start, both
+  // inside [t0, seen]; its bytes are the records plus their WAL headers.
+  const double bytes = 8.0 * record;
+  const double longest = std::chrono::duration<double>(seen - t0).count();
+  const double shortest = std::chrono::duration<double>(last_done - first_done).count();
+  EXPECT_GE(static_cast<double>(puts[0].bytes_per_sec), 2 * bytes / longest * 0.99);
+  EXPECT_LE(static_cast<double>(puts[0].bytes_per_sec), 2 * (bytes + 8 * 4096) / shortest * 1.01);
+  EXPECT_FALSE(puts[0].hurry_before);
+  EXPECT_FALSE(puts[0].hurry_after);
+  engine_.reset();
+
+  // Pace 0: plain puts.
+  opts_.upload_pace = 0;
+  open();
+  ASSERT_TRUE(engine_->open_stream(s));
+  const int before = pacing_->plain_puts();
+  for (int i = 0; i < 8; ++i) append(s, record, 1);
+  for (int i = 0; i < 500 && pacing_->plain_puts() == before; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(pacing_->plain_puts(), before + 1);
+  EXPECT_EQ(pacing_->wait_for(0).size(), 1u);
+}
+
+TEST_F(EngineTest, APacedUploadHurriesWhenAnotherUploadsWorthWaits) {
+  pacing_ = std::make_unique<pacing_storage>(*storage_);
+  opts_.background = true;
+  opts_.upload_bytes = 1 << 20;
+  opts_.upload_interval = 60s;
+  opts_.upload_pace = 2;
+  open();
+  auto s = new_stream();
+  const size_t record = 128 << 10;
+  pacing_->hold();
+  for (int i = 0; i < 8; ++i) append(s, record, 1);  // one block: its upload starts and waits
+  for (int i = 0; i < 500 && !pacing_->waiting(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(pacing_->waiting());
+  for (int i = 0; i < 8; ++i) append(s, record, 1);  // the next block's worth waits behind it
+  pacing_->release();
+  auto puts = pacing_->wait_for(2);
+  ASSERT_GE(puts.size(), 1u);
+  EXPECT_FALSE(puts[0].hurry_before);
+  EXPECT_TRUE(puts[0].hurry_after);
 }
 
 TEST_F(EngineTest, RestartReplaysTheWalPastCommittedData) {
