@@ -437,10 +437,74 @@ result<void> engine_impl::upload_block(const std::shared_ptr<cache_block>& b, ui
   return ok();
 }
 
+namespace {
+
+// An object streamed out as it is built: blocks are assembled in a buffer of
+// about one block (object_writer's in-place mode) and handed to the reader,
+// then dropped, so a 64 MiB upload needs no 64 MiB buffer and its building
+// (copies, CRCs) runs at the pace the store takes the bytes.
+class object_build_source final : public source {
+ public:
+  object_build_source(const std::vector<record_ptr>& records, size_t block_bytes)
+      : records_(records), w_(buf_, block_bytes) {}
+
+  result<size_t> read(char* out, size_t n) override {
+    while (pos_ == w_.final_bytes()) {  // everything final has been read
+      if (pos_ > 0) {
+        SLUICE_TRY(w_.drop_final());
+        pos_ = 0;
+        continue;
+      }
+      if (finished_) return size_t{0};
+      if (next_ < records_.size()) {
+        SLUICE_TRY(w_.add(*records_[next_++]));
+      } else {
+        SLUICE_TRY(w_.finish());
+        finished_ = true;
+      }
+    }
+    size_t k = std::min(n, w_.final_bytes() - pos_);
+    std::memcpy(out, buf_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+
+  const format::object_writer& writer() const { return w_; }
+  bool finished() const { return finished_; }
+
+ private:
+  const std::vector<record_ptr>& records_;
+  std::string buf_;  // before w_, which builds in it
+  format::object_writer w_;
+  size_t next_ = 0;
+  size_t pos_ = 0;  // bytes of buf_ already read
+  bool finished_ = false;
+};
+
+}  // namespace
+
 result<meta::object_info> engine_impl::write_object(object_id id, meta::object_kind kind,
                                                     const std::vector<record_ptr>& records,
                                                     const put_pacing& pace) {
-  // The object is built in memory once: reserve it whole (records plus room
+  meta::object_info info;
+  info.id = id;
+  info.kind = kind;
+  int64_t data_time = -1;
+  for (const auto& r : records) data_time = std::max(data_time, r->max_timestamp);
+  info.data_time_ms = data_time >= 0 ? data_time : now_ms();
+  if (storage_.streams_puts()) {
+    object_build_source body(records, opts_.object_block_bytes);
+    stats_.put_requests.fetch_add(1, std::memory_order_relaxed);
+    SLUICE_TRY(storage_.put_stream(object_key(opts_.cluster_id, id), body, pace.bytes_per_sec, pace.hurry));
+    if (!body.finished())
+      return fail(errc::storage_error, "object storage stopped reading before the object's end");
+    info.size = body.writer().bytes_written();
+    for (const auto& r : body.writer().ranges())
+      info.ranges.push_back(meta::object_range{r.stream, r.start, r.end, r.bytes});
+    stats_.upload_bytes.fetch_add(info.size, std::memory_order_relaxed);
+    return info;
+  }
+  // Built in memory once: reserve it whole (records plus room
   // for block framing and the index) so appending never reallocates and
   // copies what was already written.
   size_t payload_bytes = 0;
@@ -451,18 +515,12 @@ result<meta::object_info> engine_impl::write_object(object_id id, meta::object_k
   const size_t need = payload_bytes + payload_bytes / 32 + records.size() * 64 + (64 << 10);
   bytes.reserve(need <= object_buffer_keep_bytes() ? object_buffer_keep_bytes() : need);
   format::object_writer w(bytes, opts_.object_block_bytes);  // blocks built in place
-  int64_t data_time = -1;
   for (const auto& r : records) {
     SLUICE_TRY(w.add(*r));
-    data_time = std::max(data_time, r->max_timestamp);
   }
   SLUICE_TRY(w.finish());
-  SLUICE_TRY(put_object(object_key(opts_.cluster_id, id), bytes, pace));
-  meta::object_info info;
-  info.id = id;
-  info.kind = kind;
+  SLUICE_TRY(put_object(object_key(opts_.cluster_id, id), bytes));
   info.size = bytes.size();
-  info.data_time_ms = data_time >= 0 ? data_time : now_ms();
   for (const auto& r : w.ranges())
     info.ranges.push_back(meta::object_range{r.stream, r.start, r.end, r.bytes});
   stats_.upload_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
@@ -485,10 +543,9 @@ void engine_impl::give_object_buffer(std::string b) {
   if (object_bufs_.size() < 2) object_bufs_.push_back(std::move(b));
 }
 
-result<void> engine_impl::put_object(const std::string& key, std::string_view bytes, const put_pacing& pace) {
+result<void> engine_impl::put_object(const std::string& key, std::string_view bytes) {
   if (bytes.size() <= std::max<uint64_t>(opts_.part_bytes, storage_.single_put_max())) {
     stats_.put_requests.fetch_add(1, std::memory_order_relaxed);
-    if (pace.bytes_per_sec > 0) return storage_.put_paced(key, bytes, pace.bytes_per_sec, pace.hurry);
     return storage_.put(key, bytes);
   }
   SLUICE_TRY(auto up, storage_.start_upload(key));

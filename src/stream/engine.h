@@ -41,7 +41,7 @@ struct engine_options {
   // Upload a block when it holds this much, or when its oldest record is this old.
   size_t upload_bytes = 64 << 20;
   std::chrono::milliseconds upload_interval{5'000};
-  // Uploads written in one put are paced (object_storage::put_paced) at this
+  // Uploads streamed into the store are paced (object_storage::put_stream) at this
   // many times the rate their block's data came in, never slower than
   // upload_pace_min_bytes per second, and at full speed while another upload's
   // worth of data waits behind them or the engine closes: on a store that

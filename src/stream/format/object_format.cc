@@ -251,6 +251,24 @@ result<void> object_writer::finish() {
   return ok();
 }
 
+size_t object_writer::final_bytes() const {
+  const auto& w = *impl_;
+  if (!w.out) return 0;
+  return w.finished ? w.out->size() : w.block_start;
+}
+
+result<void> object_writer::drop_final() {
+  auto& w = *impl_;
+  if (!w.out) return fail(errc::bad_argument, "object writer: drop_final() needs the in-place mode");
+  if (w.finished) {
+    w.out->clear();
+  } else {
+    w.out->erase(0, w.block_start);  // the open block (usually one record) moves to the front
+  }
+  w.block_start = 0;
+  return ok();
+}
+
 uint64_t object_writer::bytes_written() const {
   return impl_->written;
 }

@@ -81,6 +81,15 @@ class object_writer {
   // (empty index).
   result<void> finish();
 
+  // In-place mode: how many bytes at the front of `out` are final (what
+  // `out` held before, then closed blocks; after finish(), all of it), and
+  // dropping them from `out` once the caller has sent them on (the open
+  // block, usually one record then, moves to the front). So an object can be
+  // streamed out of a buffer of about one block instead of built whole.
+  // drop_final() fails with errc::bad_argument in sink mode.
+  size_t final_bytes() const;
+  result<void> drop_final();
+
   uint64_t bytes_written() const;                 // so far, through the sink
   const std::vector<block_entry>& index() const;  // entries of the blocks closed so far
   std::vector<stream_range> ranges() const;       // valid after finish()

@@ -103,7 +103,7 @@ class engine_impl final : public engine {
   result<void> upload_block(const std::shared_ptr<cache_block>& b, uint64_t pace = 0);
   result<meta::object_info> write_object(object_id id, meta::object_kind kind,
                                          const std::vector<record_ptr>& records, const put_pacing& pace = {});
-  result<void> put_object(const std::string& key, std::string_view bytes, const put_pacing& pace = {});
+  result<void> put_object(const std::string& key, std::string_view bytes);
   void trim_wal();
   result<void> upload_pending_inline();
   result<object_index> load_index(const meta::object_info& obj);

@@ -77,17 +77,24 @@ class local_storage final : public object_storage {
         list_page_keys_(list_page_keys) {}
 
   result<void> put(const std::string& key, std::string_view data) override {
-    return put_paced(key, data, 0, {});
-  }
-
-  result<void> put_paced(const std::string& key, std::string_view data, uint64_t bytes_per_sec,
-                         const std::function<bool()>& hurry) override {
-    memory_source whole(data);
-    paced_source src(whole, bytes_per_sec, hurry);
+    memory_source src(data);
     objstore::put_options o;
     o.size = data.size();
     o.owner = owner_;
     o.md5_etag = false;  // blocks and index carry their own CRCs; skip the MD5
+    auto r = layer_.put_object(bucket_, key, src, std::move(o));
+    if (!r) return fail(translate(r.error(), bucket_, "put", key));
+    return ok();
+  }
+
+  bool streams_puts() const override { return true; }
+
+  result<void> put_stream(const std::string& key, source& body, uint64_t bytes_per_sec,
+                          const std::function<bool()>& hurry) override {
+    paced_source src(body, bytes_per_sec, hurry);
+    objstore::put_options o;  // size unknown: the layer takes what the source yields
+    o.owner = owner_;
+    o.md5_etag = false;
     auto r = layer_.put_object(bucket_, key, src, std::move(o));
     if (!r) return fail(translate(r.error(), bucket_, "put", key));
     return ok();

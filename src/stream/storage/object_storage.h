@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/source.h"
 #include "stream/types.h"
 
 namespace sluice::objstore {
@@ -51,15 +52,28 @@ class object_storage {
   virtual ~object_storage() = default;
 
   virtual result<void> put(const std::string& key, std::string_view data) = 0;
-  // put(), with the bytes handed to the backend no faster than bytes_per_sec
-  // (0 = no limit) while hurry() is false (paced_source, base/source.h): the
-  // engine's uploads to a store on the WAL's own disk spread their writes out
-  // so the WAL's flushes do not queue behind them. Backends that write
-  // elsewhere ignore the pace (the default).
-  virtual result<void> put_paced(const std::string& key, std::string_view data, uint64_t bytes_per_sec,
-                                 const std::function<bool()>& hurry) {
+  // Whether put_stream() writes the object as it reads it (the in-process
+  // object layer). The engine then streams objects out of a buffer of about
+  // one block; otherwise it builds each object in memory and calls put() or
+  // start_upload().
+  virtual bool streams_puts() const { return false; }
+  // The object `body` yields (its size not known up front), its bytes taken no
+  // faster than bytes_per_sec (0 = no limit) while hurry() is false
+  // (paced_source, base/source.h): the engine's uploads to a store on the
+  // WAL's own disk spread their writes out so the WAL's flushes do not queue
+  // behind them. This default reads the body whole, then put()s it.
+  virtual result<void> put_stream(const std::string& key, source& body, uint64_t bytes_per_sec,
+                                  const std::function<bool()>& hurry) {
     (void)bytes_per_sec, (void)hurry;
-    return put(key, data);
+    std::string all;
+    char buf[64 << 10];
+    for (;;) {
+      auto n = body.read(buf, sizeof buf);
+      if (!n) return fail(n.error());
+      if (n.value() == 0) break;
+      all.append(buf, n.value());
+    }
+    return put(key, all);
   }
   virtual result<std::unique_ptr<object_upload>> start_upload(const std::string& key) = 0;
   virtual size_t min_part_size() const { return 5 << 20; }

@@ -201,6 +201,41 @@ TEST(ObjectFormat, InPlaceWriterBuildsTheSameBytesAsTheSink) {
   }
 }
 
+TEST(ObjectFormat, InPlaceWriterStreamsThroughARollingBuffer) {
+  std::mt19937_64 rng(11);
+  for (size_t block_size : {size_t{1}, size_t{1000}, size_t{64 << 10}}) {
+    auto recs = random_records(rng, 1 + static_cast<int>(rng() % 40), 30, 3000);
+    std::string whole;
+    object_writer a(whole, block_size);
+    std::string rolling, streamed;
+    size_t largest = 0;
+    object_writer b(rolling, block_size);
+    auto take = [&] {
+      streamed.append(rolling, 0, b.final_bytes());
+      ASSERT_TRUE(b.drop_final());
+      EXPECT_LE(b.final_bytes(), rolling.size());
+    };
+    for (const auto& r : recs) {
+      ASSERT_TRUE(a.add(r));
+      ASSERT_TRUE(b.add(r));
+      largest = std::max(largest, rolling.size());
+      take();
+    }
+    ASSERT_TRUE(a.finish());
+    ASSERT_TRUE(b.finish());
+    EXPECT_EQ(b.final_bytes(), rolling.size());
+    take();
+    EXPECT_TRUE(rolling.empty());
+    EXPECT_EQ(streamed, whole);
+    EXPECT_EQ(a.index(), b.index());
+    EXPECT_EQ(a.ranges(), b.ranges());
+    EXPECT_LE(largest, block_size + 2 * (3000 + 256)) << "the buffer held more than about a block";
+  }
+  // Sink mode has no buffer of its own to drop from.
+  object_writer sink([](std::string_view) -> result<void> { return ok(); });
+  EXPECT_FALSE(sink.drop_final());
+}
+
 TEST(ObjectFormat, WriterStreamsBlocksAsTheyClose) {
   std::vector<size_t> pieces;
   object_writer w(
