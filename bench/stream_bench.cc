@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
   app.add_option("--rates", rates, "Offered loads in MB/s; 0 = unthrottled")->delimiter(',');
   app.add_option("--streams", streams_n, "Streams (partitions)");
   app.add_option("--producers", producers, "Producer threads");
-  app.add_option("--catchup-mb", catchup_mb, "Data written before the catch-up read");
+  app.add_option("--catchup-mb", catchup_mb, "Data written before the catch-up read (0: no catch-up step)");
   int catchup_tries = 3;
   app.add_option("--catchup-tries", catchup_tries,
                  "Tries of each catch-up pass (engine and raw alternating; best counts)")
@@ -244,6 +244,10 @@ int main(int argc, char** argv) {
   }
   if (!objects_dir.empty()) fsys::remove_all(objects_dir);
 
+  if (catchup_mb == 0) {  // no catch-up step asked for
+    fsys::remove_all(dir);
+    return 0;
+  }
   // Catch-up: fresh data, then a cold engine reads it all back from objects.
   fsys::remove_all(dir);
   fsys::create_directories(dir);
