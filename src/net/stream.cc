@@ -357,27 +357,32 @@ bool stream::write_all(const void* buf, size_t n, boost::system::error_code& ec)
   return true;
 }
 
-size_t stream::try_write(std::span<const std::string_view> pieces, boost::system::error_code& ec) {
-  ec = {};
-  if (ssl_) {
-    ec = boost::system::errc::make_error_code(boost::system::errc::operation_not_supported);
-    return 0;
-  }
+ssize_t stream::send_pieces(std::span<const std::string_view> pieces, size_t next, size_t skip, int flags) {
   constexpr size_t kMaxIov = 64;
   iovec iov[kMaxIov];
   size_t n = 0;
-  for (size_t i = 0; i < pieces.size() && n < kMaxIov; ++i) {
-    if (pieces[i].empty()) continue;
-    iov[n].iov_base = const_cast<char*>(pieces[i].data());
-    iov[n].iov_len = pieces[i].size();
+  for (size_t i = next; i < pieces.size() && n < kMaxIov; ++i) {
+    size_t off = i == next ? skip : 0;
+    if (pieces[i].size() == off) continue;
+    iov[n].iov_base = const_cast<char*>(pieces[i].data() + off);
+    iov[n].iov_len = pieces[i].size() - off;
     ++n;
   }
   if (n == 0) return 0;
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = n;
+  return ::sendmsg(fd_, &msg, flags | MSG_NOSIGNAL);
+}
+
+size_t stream::try_write(std::span<const std::string_view> pieces, boost::system::error_code& ec) {
+  ec = {};
+  if (ssl_) {
+    ec = boost::system::errc::make_error_code(boost::system::errc::operation_not_supported);
+    return 0;
+  }
   for (;;) {
-    ssize_t rc = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t rc = send_pieces(pieces, 0, 0, MSG_DONTWAIT);
     if (rc >= 0) return static_cast<size_t>(rc);
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
@@ -402,24 +407,11 @@ bool stream::write_all(std::span<const std::string_view> pieces, boost::system::
     }
     return joined.empty() || write_all(joined.data(), joined.size(), ec);
   }
-  constexpr size_t kMaxIov = 64;
-  iovec iov[kMaxIov];
-  size_t next = 0;  // first piece not yet (fully) in iov
+  size_t next = 0;  // first piece not yet fully sent
   size_t skip = 0;  // bytes of pieces[next] already written
   while (next < pieces.size()) {
-    size_t n = 0;
-    for (size_t i = next; i < pieces.size() && n < kMaxIov; ++i) {
-      size_t off = i == next ? skip : 0;
-      if (pieces[i].size() == off) continue;
-      iov[n].iov_base = const_cast<char*>(pieces[i].data() + off);
-      iov[n].iov_len = pieces[i].size() - off;
-      ++n;
-    }
-    if (n == 0) break;
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = n;
-    ssize_t rc = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t rc = send_pieces(pieces, next, skip, 0);
+    if (rc == 0) break;  // only empty pieces left
     if (rc < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -498,11 +498,7 @@ result<meta::object_info> engine_impl::write_object(object_id id, meta::object_k
     SLUICE_TRY(storage_.put_stream(object_key(opts_.cluster_id, id), body, pace.bytes_per_sec, pace.hurry));
     if (!body.finished())
       return fail(errc::storage_error, "object storage stopped reading before the object's end");
-    info.size = body.writer().bytes_written();
-    for (const auto& r : body.writer().ranges())
-      info.ranges.push_back(meta::object_range{r.stream, r.start, r.end, r.bytes});
-    stats_.upload_bytes.fetch_add(info.size, std::memory_order_relaxed);
-    return info;
+    return finish_info(std::move(info), body.writer().bytes_written(), body.writer());
   }
   // Built in memory once: reserve it whole (records plus room
   // for block framing and the index) so appending never reallocates and
@@ -520,11 +516,17 @@ result<meta::object_info> engine_impl::write_object(object_id id, meta::object_k
   }
   SLUICE_TRY(w.finish());
   SLUICE_TRY(put_object(object_key(opts_.cluster_id, id), bytes));
-  info.size = bytes.size();
+  info = finish_info(std::move(info), bytes.size(), w);
+  give_object_buffer(std::move(bytes));
+  return info;
+}
+
+meta::object_info engine_impl::finish_info(meta::object_info info, uint64_t size,
+                                           const format::object_writer& w) {
+  info.size = size;
   for (const auto& r : w.ranges())
     info.ranges.push_back(meta::object_range{r.stream, r.start, r.end, r.bytes});
-  stats_.upload_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
-  give_object_buffer(std::move(bytes));
+  stats_.upload_bytes.fetch_add(size, std::memory_order_relaxed);
   return info;
 }
 

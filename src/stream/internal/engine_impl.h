@@ -15,6 +15,7 @@
 
 #include "stream/block_cache.h"
 #include "stream/engine.h"
+#include "stream/format/object_format.h"
 
 namespace sluice::stream::detail {
 
@@ -103,6 +104,8 @@ class engine_impl final : public engine {
   result<void> upload_block(const std::shared_ptr<cache_block>& b, uint64_t pace = 0);
   result<meta::object_info> write_object(object_id id, meta::object_kind kind,
                                          const std::vector<record_ptr>& records, const put_pacing& pace = {});
+  // A written object's info: its size and the ranges `w` wrote; counted in the stats.
+  meta::object_info finish_info(meta::object_info info, uint64_t size, const format::object_writer& w);
   result<void> put_object(const std::string& key, std::string_view bytes);
   void trim_wal();
   result<void> upload_pending_inline();

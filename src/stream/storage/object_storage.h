@@ -65,14 +65,7 @@ class object_storage {
   virtual result<void> put_stream(const std::string& key, source& body, uint64_t bytes_per_sec,
                                   const std::function<bool()>& hurry) {
     (void)bytes_per_sec, (void)hurry;
-    std::string all;
-    char buf[64 << 10];
-    for (;;) {
-      auto n = body.read(buf, sizeof buf);
-      if (!n) return fail(n.error());
-      if (n.value() == 0) break;
-      all.append(buf, n.value());
-    }
+    SLUICE_TRY(auto all, read_all(body, SIZE_MAX, error(errc::storage_error, "object too large")));
     return put(key, all);
   }
   virtual result<std::unique_ptr<object_upload>> start_upload(const std::string& key) = 0;

@@ -26,11 +26,12 @@ std::string payload_for(uint64_t stream, offset base, size_t size) {
   return p;
 }
 
-// The memory storage, but taking an object of any size in one put(), as the
-// in-process object layer does.
-class one_put_storage final : public object_storage {
+// Passes every call to another storage, taking objects of any size in one
+// put() as the in-process object layer does; the doubles below override what
+// they change.
+class forwarding_storage : public object_storage {
  public:
-  explicit one_put_storage(object_storage& target) : t_(target) {}
+  explicit forwarding_storage(object_storage& target) : t_(target) {}
   result<void> put(const std::string& k, std::string_view d) override { return t_.put(k, d); }
   result<std::unique_ptr<object_upload>> start_upload(const std::string& k) override {
     return t_.start_upload(k);
@@ -43,8 +44,14 @@ class one_put_storage final : public object_storage {
   result<std::vector<stored_object>> list(const std::string& p) override { return t_.list(p); }
   std::string describe() const override { return t_.describe(); }
 
- private:
+ protected:
   object_storage& t_;
+};
+
+// The memory storage, but taking an object of any size in one put().
+class one_put_storage final : public forwarding_storage {
+ public:
+  using forwarding_storage::forwarding_storage;
 };
 
 // The memory storage, with puts held until open() (an upload in progress).
@@ -56,26 +63,14 @@ class gate_storage {
     open_ = true;
     cv_.notify_all();
   }
-  class view final : public object_storage {
+  class view final : public forwarding_storage {
    public:
-    explicit view(gate_storage& g) : g_(g) {}
+    explicit view(gate_storage& g) : forwarding_storage(g.t_), g_(g) {}
     result<void> put(const std::string& k, std::string_view d) override {
       std::unique_lock lk(g_.mu_);
       g_.cv_.wait(lk, [&] { return g_.open_; });
-      return g_.t_.put(k, d);
+      return t_.put(k, d);
     }
-    result<std::unique_ptr<object_upload>> start_upload(const std::string& k) override {
-      return g_.t_.start_upload(k);
-    }
-    size_t min_part_size() const override { return g_.t_.min_part_size(); }
-    uint64_t single_put_max() const override { return UINT64_MAX; }
-    result<std::string> get(const std::string& k, uint64_t o, uint64_t l) override {
-      return g_.t_.get(k, o, l);
-    }
-    result<uint64_t> size(const std::string& k) override { return g_.t_.size(k); }
-    result<void> remove(const std::vector<std::string>& k) override { return g_.t_.remove(k); }
-    result<std::vector<stored_object>> list(const std::string& p) override { return g_.t_.list(p); }
-    std::string describe() const override { return g_.t_.describe(); }
 
    private:
     gate_storage& g_;
@@ -92,13 +87,13 @@ class gate_storage {
 // layer does), recording the pace of each put_stream() and what its hurry()
 // said before and after the put was let go (hold() keeps puts waiting until
 // release()); put() is counted.
-class pacing_storage final : public object_storage {
+class pacing_storage final : public forwarding_storage {
  public:
   struct paced_put {
     uint64_t bytes_per_sec = 0;
     bool hurry_before = false, hurry_after = false;
   };
-  explicit pacing_storage(object_storage& target) : t_(target) {}
+  explicit pacing_storage(object_storage& target) : forwarding_storage(target) {}
   void hold() {
     std::lock_guard lk(mu_);
     held_ = true;
@@ -144,33 +139,16 @@ class pacing_storage final : public object_storage {
       --waiting_;
     }
     p.hurry_after = hurry && hurry();
-    std::string all;
-    std::string buf(64 << 10, '\0');
-    for (;;) {
-      auto n = body.read(buf.data(), buf.size());
-      if (!n) return fail(n.error());
-      if (n.value() == 0) break;
-      all.append(buf.data(), n.value());
-    }
-    auto r = t_.put(k, all);
+    auto all = read_all(body, SIZE_MAX, error(errc::storage_error, "too large"));
+    if (!all) return fail(all.error());
+    auto r = t_.put(k, all.value());
     std::lock_guard lk(mu_);
     paced_.push_back(p);
     cv_.notify_all();
     return r;
   }
-  result<std::unique_ptr<object_upload>> start_upload(const std::string& k) override {
-    return t_.start_upload(k);
-  }
-  size_t min_part_size() const override { return t_.min_part_size(); }
-  uint64_t single_put_max() const override { return UINT64_MAX; }
-  result<std::string> get(const std::string& k, uint64_t o, uint64_t l) override { return t_.get(k, o, l); }
-  result<uint64_t> size(const std::string& k) override { return t_.size(k); }
-  result<void> remove(const std::vector<std::string>& k) override { return t_.remove(k); }
-  result<std::vector<stored_object>> list(const std::string& p) override { return t_.list(p); }
-  std::string describe() const override { return t_.describe(); }
 
  private:
-  object_storage& t_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool held_ = false;
