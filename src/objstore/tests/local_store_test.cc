@@ -155,6 +155,44 @@ class piecewise_source final : public source {
 // Large bodies go through the spill pipeline (a ring of 1 MiB buffers, writer
 // and hasher threads, an fdatasync every 16 MiB): more chunks than the ring
 // holds, past a periodic sync, a short last chunk, delivered in odd pieces.
+// A body is staged in chunks that start short and grow (256 KiB, 512 KiB,
+// then 1 MiB): sizes on and beside those edges, and beside the inline limit of
+// a store with the default one, must come back byte for byte with their MD5,
+// stored inline exactly up to the limit.
+TEST_F(LocalStore, BodiesOnTheEdgesOfGrowingChunksAndTheInlineLimit) {
+  auto root = root_ / "default-inline";
+  auto s = open_local_store({root.string()});
+  ASSERT_TRUE(s) << s.error().message();
+  auto store = std::move(s).value();
+  ASSERT_TRUE(store->make_bucket("bkt", "owner"));
+  const size_t k = 1024;
+  const size_t sizes[] = {128 * k, 128 * k + 1, 256 * k - 1, 256 * k,         256 * k + 1,  768 * k - 1,
+                          768 * k, 768 * k + 1, 1792 * k,    1792 * k + 4095, 2816 * k + 1, 3 * 1024 * k};
+  for (size_t size : sizes) {
+    std::string body(size, '\0');
+    uint64_t x = 0x2545F4914F6CDD1Dull ^ size;
+    for (auto& c : body) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      c = static_cast<char>(x);
+    }
+    const std::string key = "edge-" + std::to_string(size);
+    piecewise_source src(body, 40'961);  // pieces that straddle every chunk edge
+    auto r = store->put_object("bkt", key, src, {.size = body.size()});
+    ASSERT_TRUE(r) << size << ": " << r.error().message();
+    EXPECT_EQ(r.value().etag, to_hex(md5(body))) << size;
+    auto g = store->get_object("bkt", key, {});
+    ASSERT_TRUE(g) << size;
+    auto all = read_all(*g.value(), 1 << 30, error(errc::object_too_large));
+    ASSERT_TRUE(all);
+    EXPECT_TRUE(all.value() == body) << size;
+    // Inline (no data folder) exactly up to the store's 128 KiB limit.
+    bool has_data_dir = false;
+    for (const auto& e : std::filesystem::directory_iterator(root / "bkt" / key))
+      has_data_dir |= e.is_directory();
+    EXPECT_EQ(has_data_dir, size > 128 * k) << size;
+  }
+}
+
 TEST_F(LocalStore, LargeBodiesRoundTripThroughTheSpillPipeline) {
   std::string big((17u << 20) + 12345, '\0');
   uint64_t x = 88172645463325252ull;

@@ -1,0 +1,136 @@
+#include "base/helper_threads.h"
+
+#include <thread>
+#include <vector>
+
+#include "base/thread.h"
+
+namespace sluice {
+
+struct helper_task::state {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+};
+
+namespace {
+
+// One parked helper: waits for a task handed to it, or for its idle timeout.
+struct parked {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::function<void()> task;
+  std::string name;
+  std::shared_ptr<helper_task::state> st;
+};
+
+class helper_pool {
+ public:
+  static helper_pool& instance() {
+    static auto* pool = new helper_pool;  // never destroyed: parked helpers may outlive static destructors
+    return *pool;
+  }
+
+  void run(std::string name, std::function<void()> task, std::shared_ptr<helper_task::state> st) {
+    std::shared_ptr<parked> p;
+    {
+      std::lock_guard lk(mu_);
+      if (!idle_.empty()) {
+        p = std::move(idle_.back());
+        idle_.pop_back();
+      }
+    }
+    if (p) {
+      {
+        std::lock_guard lk(p->mu);
+        p->task = std::move(task);
+        p->name = std::move(name);
+        p->st = std::move(st);
+      }
+      p->cv.notify_one();
+      return;
+    }
+    p = std::make_shared<parked>();
+    p->task = std::move(task);
+    p->name = std::move(name);
+    p->st = std::move(st);
+    std::thread([this, p] { loop(p); }).detach();
+  }
+
+  size_t idle() {
+    std::lock_guard lk(mu_);
+    return idle_.size();
+  }
+
+ private:
+  void loop(const std::shared_ptr<parked>& p) {
+    std::unique_lock lk(p->mu);
+    for (;;) {
+      std::function<void()> task = std::move(p->task);
+      std::shared_ptr<helper_task::state> st = std::move(p->st);
+      p->task = nullptr;
+      set_thread_name(p->name);
+      lk.unlock();
+      task();
+      task = nullptr;  // its captures go before the caller learns it is done
+      {
+        std::lock_guard sl(st->mu);
+        st->done = true;
+      }
+      st->cv.notify_all();
+      st.reset();
+      {
+        std::lock_guard pl(mu_);
+        if (idle_.size() >= kKeepIdleHelpers) return;
+        idle_.push_back(p);
+      }
+      lk.lock();
+      if (!p->cv.wait_for(lk, kHelperIdleTimeout, [&] { return p->task != nullptr; })) {
+        // Timed out: leave the idle list unless a caller took this helper
+        // meanwhile (then its task is about to arrive).
+        std::lock_guard pl(mu_);
+        for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+          if (it->get() == p.get()) {
+            idle_.erase(it);
+            return;
+          }
+        }
+        p->cv.wait(lk, [&] { return p->task != nullptr; });
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::vector<std::shared_ptr<parked>> idle_;
+};
+
+}  // namespace
+
+helper_task& helper_task::operator=(helper_task&& o) noexcept {
+  if (this != &o) {
+    join();
+    state_ = std::move(o.state_);
+  }
+  return *this;
+}
+
+void helper_task::join() {
+  if (!state_) return;
+  {
+    std::unique_lock lk(state_->mu);
+    state_->cv.wait(lk, [&] { return state_->done; });
+  }
+  state_.reset();
+}
+
+helper_task run_helper(std::string name, std::function<void()> task) {
+  auto st = std::make_shared<helper_task::state>();
+  helper_pool::instance().run(std::move(name), std::move(task), st);
+  return helper_task(std::move(st));
+}
+
+size_t idle_helpers() {
+  return helper_pool::instance().idle();
+}
+
+}  // namespace sluice
