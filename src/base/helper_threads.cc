@@ -1,5 +1,11 @@
 #include "base/helper_threads.h"
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <thread>
 #include <vector>
 
@@ -15,8 +21,29 @@ struct helper_task::state {
 
 namespace {
 
+// The calling thread's scheduling: policy and nice value. Linux keeps them per
+// thread, and a new thread starts with its creator's. A helper only runs tasks
+// of callers with the scheduling it was started with, so a task runs as its
+// caller would (a background uploader's work stays in the background, a
+// request's does not end up there).
+struct sched_class {
+  int policy = SCHED_OTHER;
+  int nice = 0;
+  friend bool operator==(const sched_class&, const sched_class&) = default;
+};
+
+sched_class current_sched() {
+  sched_class c;
+  c.policy = ::sched_getscheduler(0);
+  errno = 0;
+  int n = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+  if (errno == 0) c.nice = n;
+  return c;
+}
+
 // One parked helper: waits for a task handed to it, or for its idle timeout.
 struct parked {
+  sched_class sched;  // its creator's, for life
   std::mutex mu;
   std::condition_variable cv;
   std::function<void()> task;
@@ -32,12 +59,16 @@ class helper_pool {
   }
 
   void run(std::string name, std::function<void()> task, std::shared_ptr<helper_task::state> st) {
+    const sched_class sched = current_sched();
     std::shared_ptr<parked> p;
     {
       std::lock_guard lk(mu_);
-      if (!idle_.empty()) {
-        p = std::move(idle_.back());
-        idle_.pop_back();
+      for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {  // the most recently parked first
+        if ((*it)->sched == sched) {
+          p = std::move(*it);
+          idle_.erase(std::next(it).base());
+          break;
+        }
       }
     }
     if (p) {
@@ -51,6 +82,7 @@ class helper_pool {
       return;
     }
     p = std::make_shared<parked>();
+    p->sched = sched;  // the new thread inherits the caller's scheduling
     p->task = std::move(task);
     p->name = std::move(name);
     p->st = std::move(st);

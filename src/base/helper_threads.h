@@ -1,7 +1,11 @@
 #pragma once
 // Short helper tasks on reused threads. A task never waits in a queue: it
 // runs on an idle helper thread when one is parked, else on a new thread, so a
-// task that blocks (on its caller, on I/O) can delay no other task. Finished
+// task that blocks (on its caller, on I/O) can delay no other task. A task
+// runs with its caller's scheduling (policy and nice value, e.g. after
+// lower_thread_priority()): helpers are reused only for callers scheduled as
+// the thread that started them. Tasks must not change their thread's
+// scheduling. Finished
 // helpers park for the next task (at most kKeepIdle of them, each for at most
 // kIdleTimeout), which saves the thread start that a request paying for two
 // helpers (the PUT path's writer and hasher) would otherwise pay every time:

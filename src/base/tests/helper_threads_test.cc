@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -12,6 +16,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "base/thread.h"
 
 namespace sluice {
 namespace {
@@ -75,6 +81,35 @@ TEST(HelperThreads, AFinishedHelperRunsTheNextTask) {
   run_helper("test-reuse", [&] { second = std::this_thread::get_id(); }).join();
   EXPECT_NE(first, std::this_thread::get_id());
   EXPECT_EQ(first, second);
+}
+
+int own_nice() {
+  errno = 0;
+  return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+}
+
+// A task runs with its caller's nice value: a helper that ran a background
+// (lowered) caller's task is not reused for a normal caller, and the other
+// way round.
+TEST(HelperThreads, TasksRunWithTheirCallersNiceValue) {
+  auto nice_in_task = [] {
+    int n = -100;
+    run_helper("test-nice", [&] { n = own_nice(); }).join();
+    return n;
+  };
+  const int normal = own_nice();
+  EXPECT_EQ(nice_in_task(), normal);
+  for (int round = 0; round < 3; ++round) {
+    int lowered = -100, expected = -100;
+    std::thread([&] {
+      lower_thread_priority();
+      expected = own_nice();
+      lowered = nice_in_task();
+    }).join();
+    EXPECT_EQ(lowered, expected);
+    EXPECT_EQ(nice_in_task(), normal) << "a normal caller's task ran on a lowered helper";
+  }
+  if (normal == 10) GTEST_SKIP() << "the test runs at nice 10 already: lowered and normal look the same";
 }
 
 // Tasks never wait for each other: 40 tasks that each block until all 40 run
