@@ -71,22 +71,22 @@ class helper_pool {
         }
       }
     }
-    if (p) {
-      {
-        std::lock_guard lk(p->mu);
-        p->task = std::move(task);
-        p->name = std::move(name);
-        p->st = std::move(st);
-      }
-      p->cv.notify_one();
-      return;
+    const bool start = !p;
+    if (start) {
+      p = std::make_shared<parked>();
+      p->sched = sched;  // the new thread inherits the caller's scheduling
     }
-    p = std::make_shared<parked>();
-    p->sched = sched;  // the new thread inherits the caller's scheduling
-    p->task = std::move(task);
-    p->name = std::move(name);
-    p->st = std::move(st);
-    std::thread([this, p] { loop(p); }).detach();
+    {
+      std::lock_guard lk(p->mu);
+      p->task = std::move(task);
+      p->name = std::move(name);
+      p->st = std::move(st);
+    }
+    if (start) {
+      std::thread([this, p] { loop(p); }).detach();
+    } else {
+      p->cv.notify_one();
+    }
   }
 
   size_t idle() {

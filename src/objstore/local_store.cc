@@ -326,8 +326,9 @@ result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, 
   std::unique_ptr<spill_pipeline> pipe;       // owns the spill file once made
   // The first chunks are short and grow to kIoChunk, so hashing and writing
   // start while the rest of the body arrives: a whole first chunk of 1 MiB
-  // kept the hasher idle until the body of a 1 MiB PUT was in (~0.4 ms of its
-  // ~5 ms on the VM of docs/BENCHMARKS.md). The first is longer than
+  // kept the hasher idle until the body of a 1 MiB PUT was in (by the receive
+  // and MD5 rates ~0.4 ms of its ~5 ms on the VM of docs/BENCHMARKS.md; A/B
+  // runs there could not tell it from the noise). The first is longer than
   // inline_max, so a body that does not stay inline spills from its first
   // byte (direct I/O from the file's start).
   size_t piece = std::min(
