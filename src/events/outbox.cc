@@ -8,6 +8,7 @@
 #include <chrono>
 #include <set>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -74,8 +75,10 @@ uint64_t row_bytes(std::string_view id, std::string_view key, std::string_view v
 }
 
 error db_error(sqlite3* db, std::string_view what) {
-  return error(errc::io_error,
-               "outbox: sqlite: " + std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+  return error(errc::io_error, "outbox: sqlite: " + std::string(what) + ": " +
+                                   (db ? std::string(sqlite3_errmsg(db)) + " (code " +
+                                             std::to_string(sqlite3_extended_errcode(db)) + ")"
+                                       : std::string("out of memory")));
 }
 
 result<void> exec(sqlite3* db, std::string_view sql) {
@@ -109,6 +112,24 @@ result<void> step_all(sqlite3* db, sqlite3_stmt* s, std::string_view what) {
   }
   if (rc != SQLITE_DONE) return fail(db_error(db, what));
   return ok();
+}
+
+// Starts the write transaction. SQLite waits for a write lock held by
+// another connection (the busy timeout), but in a few races with the other
+// connection's reads and checkpoints it answers SQLITE_BUSY at once (seen
+// once in a benchmark: an S3 PUT failed with "database is locked" within
+// 20 ms). Nothing has been applied yet, so a busy answer is retried, with
+// short sleeps, up to the busy timeout.
+result<void> begin_immediate(sqlite3* db) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (int attempt = 0;; ++attempt) {
+    auto r = exec(db, "BEGIN IMMEDIATE");
+    if (r || (sqlite3_extended_errcode(db) & 0xff) != SQLITE_BUSY ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return r;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100 << std::min(attempt, 9)));
+  }
 }
 
 result<sqlite3*> open_db(const std::string& path) {
@@ -394,7 +415,7 @@ result<void> outbox::commit(std::deque<op*>& ops) {
       SLUICE_TRY(exec(w_->db, needs_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
       synced_ = needs_sync;
     }
-    SLUICE_TRY(exec(w_->db, "BEGIN IMMEDIATE"));
+    SLUICE_TRY(begin_immediate(w_->db));
     for (op* o : ops) {
       if (auto r = apply(*o, added, removed); !r) {
         (void)exec(w_->db, "ROLLBACK");

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -143,6 +144,56 @@ TEST_F(Outbox, ConcurrentAppendsShareCommits) {
   }
   // Group commit: fewer transactions than calls.
   EXPECT_LT(o->commits(), static_cast<uint64_t>(kThreads * kEach));
+}
+
+// Appends and a delivery loop (read, remove, the readers' checkpoints) run
+// together for long enough to pass many checkpoints: no call may fail with a
+// lock held by the other connection (a failed append fails its S3 request).
+TEST_F(Outbox, AppendsNeverFailWhileADeliveryLoopReadsRemovesAndCheckpoints) {
+  auto o = open();
+  constexpr int kThreads = 8, kEach = 1000;
+  std::atomic<int> failures{0};
+  std::atomic<bool> done{false};
+  std::string first_error;
+  std::mutex mu;
+  auto note = [&](const error& e) {
+    std::lock_guard lock(mu);
+    if (failures++ == 0) first_error = e.message();
+  };
+  std::thread reader([&] {
+    uint64_t after = 0;
+    while (!done.load()) {
+      auto r = o->read(kA, after, 500, 4 << 20);
+      if (!r) {
+        note(r.error());
+        continue;
+      }
+      if (r.value().empty()) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        continue;
+      }
+      after = r.value().back().seq;
+      if (auto d = o->remove(kA, after); !d) note(d.error());
+    }
+  });
+  std::vector<std::thread> threads;
+  const std::string value(600, 'v');
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto b = o->begin_append({{{kA}, "b/" + std::to_string(t), value}});
+        if (!b) {
+          note(b.error());
+          continue;
+        }
+        if (auto e = o->end_append(*b.value(), true); !e) note(e.error());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(failures.load(), 0) << first_error;
 }
 
 TEST_F(Outbox, BegunRowsAreHeldUntilTheirChangeLands) {
