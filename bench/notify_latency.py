@@ -2,7 +2,7 @@
 confluent-kafka consumer on the target topic; latency = time the consumer got the event - time the PUT
 response arrived (same process, same clock). Also sets up the buckets and rules the throughput runs use.
 
-usage: notify_latency.py setup ENDPOINT BUCKET ARN            (bucket with a rule on every ObjectCreated event)
+usage: notify_latency.py setup ENDPOINT BUCKET ARN [EVENT]    (bucket with a rule on EVENT, default s3:ObjectCreated:*)
        notify_latency.py latency ENDPOINT BOOTSTRAP TOPIC BUCKET ARN COUNT RATE LABEL
 Credentials: SLUICE_ROOT_USER / SLUICE_ROOT_PASSWORD.  Prints one JSON line (latency).
 """
@@ -24,12 +24,12 @@ def s3(endpoint):
                         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
 
 
-def setup(endpoint, bucket, arn):
+def setup(endpoint, bucket, arn, event="s3:ObjectCreated:*"):
     c = s3(endpoint)
     c.create_bucket(Bucket=bucket)
     if arn != "-":
         c.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
-            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+            "QueueConfigurations": [{"QueueArn": arn, "Events": [event]}]})
 
 
 def pct(v, q):
@@ -90,7 +90,7 @@ def latency(endpoint, bootstrap, topic, bucket, arn, count, rate, label):
 
 if __name__ == "__main__":
     if sys.argv[1] == "setup":
-        setup(*sys.argv[2:5])
+        setup(*sys.argv[2:6])
     else:
         a = sys.argv[2:]
         latency(a[0], a[1], a[2], a[3], a[4], int(a[5]), float(a[6]), a[7])

@@ -5,7 +5,9 @@
 #      librdkafka): LAT_COUNT PUTs of 1 KiB at LAT_RATE per second (bench/notify_latency.py);
 #   2. PUT throughput (sluice-s3bench, 4 KiB objects, CONCURRENCY workers) into a bucket without rules and into
 #      one whose rule sends every ObjectCreated event to the built-in target, alternating REPEATS times; the
-#      ratio of the best runs is the cost of notifications.
+#      ratio of the best runs is the cost of notifications;
+#   3. GET throughput the same way, a bucket without rules against one whose rule sends every ObjectAccessed
+#      event to the built-in target (events of reads are queued, the GET does not wait for their fsync).
 # Servers and folders are removed on exit.
 #
 # usage: bench/run_notify.sh      (from the repository root, after a release build)
@@ -81,3 +83,25 @@ print(json.dumps({"bench": "notify", "figure": "put_throughput", "plain_ops_per_
                   "notified_ops_per_s": round(best["notified"], 1), "ratio": round(ratio, 3)}))
 print("PUT: %.0f ops/s without rules, %.0f with a rule: %.2fx" % (best["plain"], best["notified"], ratio),
       file=sys.stderr)'
+
+log "GET throughput: $SIZE, c=$CONCURRENCY, ${DURATION}s, best of $REPEATS, a rule on s3:ObjectAccessed:* beside none"
+"$PYTHON" bench/notify_latency.py setup "$EP" accessed arn:minio:sqs::1:sluice "s3:ObjectAccessed:*"
+"$S3BENCH" prepare --endpoint "$EP" --bucket plain --size "$SIZE" --no-create-bucket >/dev/null
+"$S3BENCH" prepare --endpoint "$EP" --bucket accessed --size "$SIZE" --no-create-bucket >/dev/null
+for ((i = 0; i < REPEATS; i++)); do
+  for b in plain accessed; do
+    "$S3BENCH" get --endpoint "$EP" --bucket "$b" --size "$SIZE" --concurrency "$CONCURRENCY" \
+      --duration "$DURATION" --label "get-$b" --no-prepare --json
+  done
+done | "$PYTHON" -c '
+import json, sys
+best = {}
+for line in sys.stdin:
+    r = json.loads(line)
+    best[r["label"]] = max(best.get(r["label"], 0), r["ops_per_s"])
+    print(line.strip())
+ratio = best["get-accessed"] / best["get-plain"]
+print(json.dumps({"bench": "notify", "figure": "get_throughput", "plain_ops_per_s": round(best["get-plain"], 1),
+                  "notified_ops_per_s": round(best["get-accessed"], 1), "ratio": round(ratio, 3)}))
+print("GET: %.0f ops/s without rules, %.0f with an ObjectAccessed rule: %.2fx" % (best["get-plain"],
+      best["get-accessed"], ratio), file=sys.stderr)'

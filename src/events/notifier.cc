@@ -422,7 +422,17 @@ result<void> notifier::publish(std::span<const event_args> events) {
   std::set<std::string> touched;
   SLUICE_TRY(auto entries, p_->route(events, touched));
   if (entries.empty()) return ok();
-  SLUICE_TRY(p_->box->append(entries));
+  // The events of reads (s3:ObjectAccessed:*) are queued for the next commit
+  // and the read is answered without waiting for its fsync: a GET with a
+  // rule would otherwise cost a flush of the disk (docs/NOTIFICATIONS.md).
+  const bool reads_only = std::all_of(events.begin(), events.end(), [](const event_args& e) {
+    return std::string_view(e.name).starts_with("s3:ObjectAccessed:");
+  });
+  if (reads_only) {
+    SLUICE_TRY(p_->box->append_queued(std::move(entries)));
+  } else {
+    SLUICE_TRY(p_->box->append(entries));
+  }
   p_->wake(touched);
   return ok();
 }

@@ -2,6 +2,7 @@
 // docs/NOTIFICATIONS.md).
 #include "events/outbox.h"
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -169,6 +170,7 @@ struct outbox::op {
   bool done = false;
   bool waited = false;  // begun append: its end_append is waiting for the commit
   bool owned = false;  // the writer deletes it once committed (nobody waits)
+  uint64_t queued_bytes = 0;                     // append_queued: its share of queued_bytes_
   std::chrono::steady_clock::time_point queued;  // when it joined pending_
   std::vector<outbox_entry> own_entries;  // cancel: the rows' entries, moved from the ticket
 };
@@ -296,6 +298,7 @@ void outbox::stop() {
     stopping_ = true;
   }
   work_cv_.notify_all();
+  done_cv_.notify_all();  // append_queued calls waiting for room
   if (writer_.joinable()) writer_.join();
 }
 
@@ -315,6 +318,27 @@ result<std::vector<std::string>> outbox::append(const std::vector<outbox_entry>&
   o.entries = &entries;
   SLUICE_TRY(submit(o));
   return std::move(o.ids);
+}
+
+result<void> outbox::append_queued(std::vector<outbox_entry> entries) {
+  auto o = std::make_unique<op>();
+  o->owned = true;
+  o->own_entries = std::move(entries);
+  o->entries = &o->own_entries;
+  for (const auto& e : o->own_entries) o->queued_bytes += row_bytes({}, e.key, e.value) + 1;
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [&] { return stopping_ || queued_bytes_ < kMaxQueuedBytes; });
+  if (stopping_) return fail(errc::closed, "outbox: stopping");
+  queued_bytes_ += o->queued_bytes;
+  o->queued = std::chrono::steady_clock::now();
+  pending_.push_back(o.release());
+  work_cv_.notify_one();
+  return ok();
+}
+
+uint64_t outbox::queued_bytes() const {
+  std::lock_guard lock(mu_);
+  return queued_bytes_;
 }
 
 result<std::shared_ptr<outbox::ticket>> outbox::begin_append(std::vector<outbox_entry> entries) {
@@ -380,7 +404,8 @@ void outbox::run() {
       work_cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
       if (pending_.empty()) return;  // stopping, and everything submitted is committed
       // Begun appends nobody waits for yet (their writes are still being
-      // committed by the store) may wait for company, up to kLinger: under
+      // committed by the store) and queued appends (append_queued) may wait
+      // for company, up to kLinger: under
       // load more of them share one fsync, and the device, busy with the
       // store's own fsyncs, gets fewer. The linger ends when someone waits for
       // a pending op (a waiter for the batch committed before does not count:
@@ -388,7 +413,7 @@ void outbox::run() {
       const auto deadline = pending_.front()->queued + kLinger;
       work_cv_.wait_until(lock, deadline, [&] {
         return stopping_ || std::any_of(pending_.begin(), pending_.end(),
-                                        [](const op* o) { return !o->hold || o->waited; });
+                                        [](const op* o) { return (!o->hold && !o->owned) || o->waited; });
       });
       batch.swap(pending_);
     }
@@ -471,6 +496,11 @@ result<void> outbox::commit(std::deque<op*>& ops) {
       }
       o->done = true;
       if (o->owned) owned.push_back(o);
+      if (o->queued_bytes != 0) {
+        queued_bytes_ -= o->queued_bytes;
+        spdlog::error("outbox: {} queued event(s) of reads lost: {}", o->entries->size(),
+                      r.error().message());
+      }
     }
     lock.unlock();
     for (op* o : owned) delete o;
@@ -498,6 +528,7 @@ result<void> outbox::commit(std::deque<op*>& ops) {
     }
     o->done = true;
     if (o->owned) owned.push_back(o);
+    queued_bytes_ -= o->queued_bytes;
   }
   ++commits_;
   lock.unlock();

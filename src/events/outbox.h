@@ -70,6 +70,17 @@ class outbox {
   // and no more than max_bytes except that the first is always returned.
   result<std::vector<stored_event>> read(const std::string& target, uint64_t after, size_t max_events,
                                          uint64_t max_bytes);
+  // Queues the entries for the next commit and returns without waiting for
+  // it (no event id): for the events of reads (GET, HEAD), whose answer need
+  // not wait for an fsync. The rows are committed like append's, in the order
+  // calls were made relative to every other append, normally within a few
+  // milliseconds; a crash before that commit loses them, and so does a failed
+  // commit (logged). Bounded: while kMaxQueuedBytes of queued rows wait for
+  // their commit, the call waits too.
+  static constexpr uint64_t kMaxQueuedBytes = 16 << 20;
+  result<void> append_queued(std::vector<outbox_entry> entries);
+  // Bytes of append_queued rows not yet committed.
+  uint64_t queued_bytes() const;
   // Two-phase append, for the events of a change that is committed while
   // their rows are written, so the outbox's fsync overlaps the store's:
   // begin_append queues the entries and returns at once. Their rows are
@@ -126,6 +137,7 @@ class outbox {
   // Rows begun but not ended (or cancelled, until deleted): seq → targets.
   std::map<uint64_t, std::vector<std::string>> held_;
   bool stopping_ = false;
+  uint64_t queued_bytes_ = 0;                  // rows of append_queued not yet committed, under mu_
   std::map<std::string, outbox_usage> usage_;  // per target, under mu_
   outbox_usage total_;
   uint64_t commits_ = 0;

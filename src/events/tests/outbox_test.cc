@@ -196,6 +196,57 @@ TEST_F(Outbox, AppendsNeverFailWhileADeliveryLoopReadsRemovesAndCheckpoints) {
   EXPECT_EQ(failures.load(), 0) << first_error;
 }
 
+TEST_F(Outbox, QueuedAppendsAreCommittedInCallOrderWithOthers) {
+  auto o = open();
+  ASSERT_TRUE(o->append_queued({{{kA, kB}, "b/read", "get"}}));
+  // A later waiting append commits with (or after) the queued one, and
+  // behind it in seq order.
+  ASSERT_TRUE(o->append({{{kA}, "b/write", "put"}}));
+  auto a = all(*o, kA);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].value, "get");
+  EXPECT_EQ(a[1].value, "put");
+  EXPECT_LT(a[0].seq, a[1].seq);
+  ASSERT_EQ(all(*o, kB).size(), 1u);
+  EXPECT_EQ(o->usage(kA).events, 2u);
+}
+
+TEST_F(Outbox, QueuedAppendsAreCommittedWithoutAWaiterAndByStop) {
+  {
+    auto o = open();
+    ASSERT_TRUE(o->append_queued({{{kA}, "b/k", "1"}}));
+    // Nobody waits: the commit still comes, after the linger.
+    for (int i = 0; i < 500 && all(*o, kA).empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_EQ(all(*o, kA).size(), 1u);
+    ASSERT_TRUE(o->append_queued({{{kA}, "b/k", "2"}}));
+    o->stop();  // commits what is queued
+    EXPECT_FALSE(o->append_queued({{{kA}, "b/k", "3"}}));
+  }
+  auto o = open();
+  auto a = all(*o, kA);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[1].value, "2");
+}
+
+// Many more queued bytes than the bound: every call returns, every row lands.
+TEST_F(Outbox, QueuedAppendsAreBoundedAndAllLand) {
+  auto o = open();
+  const std::string value(256 << 10, 'q');
+  const int n = static_cast<int>(3 * outbox::kMaxQueuedBytes / value.size());
+  uint64_t most = 0;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(o->append_queued({{{kA}, "b/" + std::to_string(i), value}}));
+    most = std::max(most, o->queued_bytes());
+  }
+  EXPECT_LT(most, outbox::kMaxQueuedBytes + 2 * value.size());
+  ASSERT_TRUE(o->append({{{kA}, "b/last", "x"}}));
+  EXPECT_EQ(o->queued_bytes(), 0u);
+  auto a = o->read(kA, 0, 1'000'000, UINT64_MAX);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a.value().size(), static_cast<size_t>(n + 1));
+}
+
 TEST_F(Outbox, BegunRowsAreHeldUntilTheirChangeLands) {
   auto o = open();
   auto t = o->begin_append({{{kA}, "b/first", "v1"}});
