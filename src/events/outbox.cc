@@ -116,11 +116,12 @@ result<void> step_all(sqlite3* db, sqlite3_stmt* s, std::string_view what) {
 }
 
 // Starts the write transaction. SQLite waits for a write lock held by
-// another connection (the busy timeout), but in a few races with the other
-// connection's reads and checkpoints it answers SQLITE_BUSY at once (seen
-// once in a benchmark: an S3 PUT failed with "database is locked" within
-// 20 ms). Nothing has been applied yet, so a busy answer is retried, with
-// short sleeps, up to the busy timeout.
+// another connection (the busy timeout) but answers SQLITE_BUSY at once when
+// the connection still holds a read transaction on a stale snapshot (seen
+// in a benchmark: a notified S3 PUT failed with "database is locked" within
+// 20 ms; the cause, two statements of open() left running, is fixed there).
+// As a guard, nothing having been applied yet, a busy answer is retried with
+// short sleeps up to the busy timeout.
 result<void> begin_immediate(sqlite3* db) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
   for (int attempt = 0;; ++attempt) {
@@ -193,6 +194,19 @@ struct outbox::connection {
     for (auto& [sql, s] : cache) sqlite3_finalize(s);
     sqlite3_close(db);
   }
+  // Resets every cached statement: none keeps a read transaction open.
+  void reset_all() {
+    for (auto& [sql, s] : cache) sqlite3_reset(s);
+  }
+  // Statements of this connection that are running (stepped, not yet done
+  // or reset): each holds a read transaction open.
+  int busy_statements() const {
+    int n = 0;
+    for (sqlite3_stmt* s = sqlite3_next_stmt(db, nullptr); s != nullptr; s = sqlite3_next_stmt(db, s)) {
+      n += sqlite3_stmt_busy(s) ? 1 : 0;
+    }
+    return n;
+  }
   // The statement, reset and unbound, ready for binding.
   result<sqlite3_stmt*> get(std::string_view sql) {
     auto it = cache.find(sql);
@@ -223,10 +237,16 @@ result<std::unique_ptr<outbox>> outbox::open(const std::string& dir) {
   SLUICE_TRY(exec(db, "BEGIN IMMEDIATE"));
   auto setup = [&]() -> result<void> {
     sqlite3_stmt* s = nullptr;
+    // Every statement is reset once read: an active statement keeps the
+    // connection in a read transaction after COMMIT, and SQLite answers a
+    // later BEGIN IMMEDIATE on such a connection with SQLITE_BUSY at once,
+    // without its busy handler, whenever that old snapshot is stale.
     SLUICE_TRY(s, w.get("PRAGMA application_id"));
     int64_t app = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
     SLUICE_TRY(s, w.get("PRAGMA user_version"));
     int64_t version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
     if (app != 0 && app != kApplicationId)
       return fail(errc::io_error, "outbox: " + path + " is not a Sluice outbox");
     if (version > kSchemaVersion) {
@@ -269,11 +289,14 @@ result<std::unique_ptr<outbox>> outbox::open(const std::string& dir) {
     sqlite3_reset(s);
     return ok();
   };
-  if (auto r = setup(); !r) {
+  auto r = setup();
+  w.reset_all();
+  if (!r) {
     (void)exec(db, "ROLLBACK");
     return fail(r.error());
   }
   SLUICE_TRY(exec(db, "COMMIT"));
+  o->writer_busy_.store(w.busy_statements(), std::memory_order_relaxed);
   sqlite3_wal_hook(
       db,
       [](void* arg, sqlite3* d, const char*, int pages) -> int {
@@ -334,6 +357,11 @@ result<void> outbox::append_queued(std::vector<outbox_entry> entries) {
   pending_.push_back(o.release());
   work_cv_.notify_one();
   return ok();
+}
+
+int outbox::busy_statements() const {
+  std::lock_guard lock(read_mu_);
+  return writer_busy_.load(std::memory_order_relaxed) + r_->busy_statements();
 }
 
 uint64_t outbox::queued_bytes() const {
@@ -418,6 +446,7 @@ void outbox::run() {
       batch.swap(pending_);
     }
     (void)commit(batch);
+    writer_busy_.store(w_->busy_statements(), std::memory_order_relaxed);
     done_cv_.notify_all();
   }
 }

@@ -81,6 +81,11 @@ class outbox {
   result<void> append_queued(std::vector<outbox_entry> entries);
   // Bytes of append_queued rows not yet committed.
   uint64_t queued_bytes() const;
+  // Statements left running on the outbox's connections (diagnostics and
+  // tests): the writer's as of its last commit, the readers' now. 0 unless
+  // something leaks a statement: a running statement keeps a read
+  // transaction, and its snapshot, open.
+  int busy_statements() const;
   // Two-phase append, for the events of a change that is committed while
   // their rows are written, so the outbox's fsync overlaps the store's:
   // begin_append queues the entries and returns at once. Their rows are
@@ -126,10 +131,11 @@ class outbox {
   std::unique_ptr<connection> r_;  // readers', under read_mu_
   std::string id_;
   uint64_t next_seq_ = 1;  // writer thread only (after open)
+  std::atomic<int> writer_busy_{0};  // busy_statements() of w_ after the writer's last commit
   std::atomic<int> wal_pages_{0};  // pages in the WAL after the last commit (checkpoints)
   bool synced_ = true;     // writer thread only: the connection's synchronous is FULL (else NORMAL)
 
-  std::mutex read_mu_;
+  mutable std::mutex read_mu_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // writer waits for ops
   std::condition_variable done_cv_;  // callers wait for their op

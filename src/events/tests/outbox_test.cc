@@ -194,6 +194,25 @@ TEST_F(Outbox, AppendsNeverFailWhileADeliveryLoopReadsRemovesAndCheckpoints) {
   done = true;
   reader.join();
   EXPECT_EQ(failures.load(), 0) << first_error;
+  EXPECT_EQ(o->busy_statements(), 0);
+}
+
+// No statement stays running between calls, from open on: one would hold a
+// read transaction on an old snapshot, which makes SQLite refuse the
+// writer's next BEGIN IMMEDIATE at once (no busy wait) once the snapshot is
+// stale, and keeps checkpoints from passing it.
+TEST_F(Outbox, NoStatementStaysRunningBetweenCalls) {
+  {
+    auto o = open();
+    EXPECT_EQ(o->busy_statements(), 0);
+    ASSERT_TRUE(o->append({{{kA}, "b/1", "v"}}));
+    EXPECT_EQ(o->busy_statements(), 0);
+    ASSERT_EQ(all(*o, kA).size(), 1u);
+    ASSERT_TRUE(o->remove(kA, 1));
+    EXPECT_EQ(o->busy_statements(), 0);
+  }
+  auto o = open();  // an existing file: its id, seq and usage are read
+  EXPECT_EQ(o->busy_statements(), 0);
 }
 
 TEST_F(Outbox, QueuedAppendsAreCommittedInCallOrderWithOthers) {
