@@ -27,11 +27,16 @@ delivery_worker::~delivery_worker() {
 }
 
 void delivery_worker::wake() {
+  bool notify;
   {
     std::lock_guard lock(mu_);
+    // Only the idle wait returns early on a wake; during the linger or a
+    // backoff a notification would wake the thread for nothing (one context
+    // switch per published event under load).
+    notify = idle_ && !woken_;
     woken_ = true;
   }
-  cv_.notify_all();
+  if (notify) cv_.notify_all();
 }
 
 void delivery_worker::stop() {
@@ -51,7 +56,9 @@ worker_stats delivery_worker::stats() const {
 
 bool delivery_worker::sleep(std::chrono::milliseconds d, bool wake_early) {
   std::unique_lock lock(mu_);
+  idle_ = wake_early;
   cv_.wait_for(lock, d, [&] { return stopping_ || (wake_early && woken_); });
+  idle_ = false;
   return !stopping_;
 }
 

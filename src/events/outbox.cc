@@ -325,6 +325,16 @@ void outbox::stop() {
   if (writer_.joinable()) writer_.join();
 }
 
+// An op that does not end the writer's linger (held, queued or cancelling:
+// nobody waits for it) wakes the writer only when the writer waits for work:
+// a wake during the linger would only be a context switch for nothing, one
+// per notified request.
+void outbox::push_lingering(op* o) {
+  const bool idle = pending_.empty();
+  pending_.push_back(o);
+  if (idle) work_cv_.notify_one();
+}
+
 result<void> outbox::submit(op& o) {
   std::unique_lock lock(mu_);
   if (stopping_) return fail(errc::closed, "outbox: stopping");
@@ -354,8 +364,7 @@ result<void> outbox::append_queued(std::vector<outbox_entry> entries) {
   if (stopping_) return fail(errc::closed, "outbox: stopping");
   queued_bytes_ += o->queued_bytes;
   o->queued = std::chrono::steady_clock::now();
-  pending_.push_back(o.release());
-  work_cv_.notify_one();
+  push_lingering(o.release());
   return ok();
 }
 
@@ -377,8 +386,7 @@ result<std::shared_ptr<outbox::ticket>> outbox::begin_append(std::vector<outbox_
   std::lock_guard lock(mu_);
   if (stopping_) return fail(errc::closed, "outbox: stopping");
   t->o.queued = std::chrono::steady_clock::now();
-  pending_.push_back(&t->o);
-  work_cv_.notify_one();
+  push_lingering(&t->o);
   return t;
 }
 
@@ -411,8 +419,7 @@ result<std::vector<std::string>> outbox::end_append(ticket& t, bool landed) {
   c->own_entries = std::move(t.entries);  // their targets and sizes say which rows to delete
   c->entries = &c->own_entries;
   c->queued = std::chrono::steady_clock::now();
-  pending_.push_back(c);
-  work_cv_.notify_one();
+  push_lingering(c);
   return std::vector<std::string>{};
 }
 

@@ -125,6 +125,7 @@ class outbox {
   result<void> apply(op& o, std::map<std::string, outbox_usage>& added,
                      std::map<std::string, outbox_usage>& removed);
   result<void> submit(op& o);
+  void push_lingering(op* o);                            // under mu_
   uint64_t first_held(const std::string& target) const;  // its smallest held seq, INT64_MAX when none
 
   std::unique_ptr<connection> w_;  // the writer thread's (and open's)

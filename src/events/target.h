@@ -128,6 +128,7 @@ class delivery_worker {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool woken_ = false;
+  bool idle_ = false;          // in the idle wait, which a wake() ends
   target* current_ = nullptr;  // under mu_, for interrupt()
   worker_stats stats_;
   std::chrono::milliseconds backoff_{0};
