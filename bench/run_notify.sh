@@ -7,11 +7,13 @@
 #      one whose rule sends every ObjectCreated event to the built-in target, alternating REPEATS times; the
 #      ratio of the best runs is the cost of notifications;
 #   3. GET throughput the same way, a bucket without rules against one whose rule sends every ObjectAccessed
-#      event to the built-in target (events of reads are queued, the GET does not wait for their fsync).
+#      event to the built-in target; QUEUE_READ_EVENTS=true sets notify.queue.read.events (the GET does not
+#      wait for its event's fsync).
 # Servers and folders are removed on exit.
 #
 # usage: bench/run_notify.sh      (from the repository root, after a release build)
 # knobs: BUILD=build/release DATA_ROOT=/work LAT_COUNT=1000 LAT_RATE=50 SIZE=4KiB CONCURRENCY=8 DURATION=10 REPEATS=2
+#        QUEUE_READ_EVENTS=false
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -26,6 +28,7 @@ DURATION=${DURATION:-10}
 SIZE=${SIZE:-4KiB}
 REPEATS=${REPEATS:-2}
 PYTHON=${PYTHON:-/usr/bin/python3}  # Debian's: boto3 + confluent-kafka
+QUEUE_READ_EVENTS=${QUEUE_READ_EVENTS:-false}  # the server's notify.queue.read.events (step 3)
 export SLUICE_ROOT_USER=bench SLUICE_ROOT_PASSWORD=benchpass123
 export SLUICE_BENCH_ACCESS_KEY=bench SLUICE_BENCH_SECRET_KEY=benchpass123
 
@@ -42,6 +45,7 @@ start_server() {  # name -> sets S3_<name>, KAFKA_<name>
   s3=$(free_port)
   kafka=$(free_port)
   "$SLUICE" server "$WORK/$name" --override s3.listeners=127.0.0.1:"$s3" \
+    --override notify.queue.read.events="$QUEUE_READ_EVENTS" \
     --override listeners=PLAINTEXT://127.0.0.1:"$kafka" >"$WORK/$name.log" 2>&1 &
   PIDS+=("$!")
   wait_http "http://127.0.0.1:$s3/minio/health/live" 60
@@ -84,7 +88,7 @@ print(json.dumps({"bench": "notify", "figure": "put_throughput", "plain_ops_per_
 print("PUT: %.0f ops/s without rules, %.0f with a rule: %.2fx" % (best["plain"], best["notified"], ratio),
       file=sys.stderr)'
 
-log "GET throughput: $SIZE, c=$CONCURRENCY, ${DURATION}s, best of $REPEATS, a rule on s3:ObjectAccessed:* beside none"
+log "GET throughput: $SIZE, c=$CONCURRENCY, ${DURATION}s, best of $REPEATS, a rule on s3:ObjectAccessed:* beside none (notify.queue.read.events=$QUEUE_READ_EVENTS)"
 "$PYTHON" bench/notify_latency.py setup "$EP" accessed arn:minio:sqs::1:sluice "s3:ObjectAccessed:*"
 "$S3BENCH" prepare --endpoint "$EP" --bucket plain --size "$SIZE" --no-create-bucket >/dev/null
 "$S3BENCH" prepare --endpoint "$EP" --bucket accessed --size "$SIZE" --no-create-bucket >/dev/null

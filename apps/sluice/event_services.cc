@@ -39,6 +39,7 @@ result<std::unique_ptr<events::notifier>> start_event_services(const config::set
   o.state_dir = fs::join(first_drive, ".sluice.sys/events");
   SLUICE_TRY(auto limit, cfg.get_bytes("notify.outbox.limit.bytes"));
   o.outbox_limit_bytes = limit;
+  SLUICE_TRY(o.queue_read_events, cfg.get_bool("notify.queue.read.events"));
   o.region = region;
   o.store = &store;
   o.config = sections_from(cfg);

@@ -186,6 +186,9 @@ struct notifier::impl {
   result<std::shared_ptr<const rule_set>> rules_for(const std::string& bucket);
   result<std::vector<outbox_entry>> route(std::span<const event_args> events, std::set<std::string>& touched);
   void wake(const std::set<std::string>& arns);
+  // outbox_full when the outbox, or the queue of one of these targets, is at
+  // its limit.
+  result<void> room_for(const std::set<std::string>& arns);
   void apply();
   target_factory factory(const section_id& id, const kv_map& kvs) const;
   bool configured(const arn& a);
@@ -409,6 +412,27 @@ result<std::vector<outbox_entry>> notifier::impl::route(std::span<const event_ar
   return entries;
 }
 
+result<void> notifier::impl::room_for(const std::set<std::string>& arns) {
+  if (const auto u = box->usage(); u.bytes >= opts.outbox_limit_bytes) {
+    return fail(errc::outbox_full, "the event outbox holds " + std::to_string(u.bytes) + " bytes (limit " +
+                                       std::to_string(opts.outbox_limit_bytes) +
+                                       "): requests that raise events wait until the targets catch up "
+                                       "(sluice admin notify list)");
+  }
+  std::shared_lock lock(targets_mu);
+  for (const auto& a : arns) {
+    auto it = queue_limits.find(a);
+    if (it == queue_limits.end() || it->second == 0) continue;
+    if (const auto u = box->usage(a); u.events >= it->second) {
+      return fail(errc::outbox_full, a + " has " + std::to_string(u.events) +
+                                         " undelivered events (queue_limit " + std::to_string(it->second) +
+                                         "): requests that raise its events wait "
+                                         "until it catches up");
+    }
+  }
+  return ok();
+}
+
 void notifier::impl::wake(const std::set<std::string>& arns) {
   std::shared_lock lock(targets_mu);
   for (const auto& a : arns) {
@@ -422,17 +446,26 @@ result<void> notifier::publish(std::span<const event_args> events) {
   std::set<std::string> touched;
   SLUICE_TRY(auto entries, p_->route(events, touched));
   if (entries.empty()) return ok();
-  // The events of reads (s3:ObjectAccessed:*) are queued for the next commit
-  // and the read is answered without waiting for its fsync: a GET with a
-  // rule would otherwise cost a flush of the disk (docs/NOTIFICATIONS.md).
+  // Reads are not admitted beforehand (admit() is for writes), so the
+  // outbox's limits are checked here: at a limit the read is refused (S3
+  // SlowDown) rather than its event dropped or the outbox let grow.
   const bool reads_only = std::all_of(events.begin(), events.end(), [](const event_args& e) {
     return std::string_view(e.name).starts_with("s3:ObjectAccessed:");
   });
   if (reads_only) {
-    SLUICE_TRY(p_->box->append_queued(std::move(entries)));
-  } else {
-    SLUICE_TRY(p_->box->append(entries));
+    SLUICE_TRY(p_->room_for(touched));
   }
+  // With notify.queue.read.events the events of reads are queued for the
+  // next commit and the read is answered without waiting for its fsync
+  // (docs/NOTIFICATIONS.md).
+  if (reads_only && p_->opts.queue_read_events) {
+    // The delivery threads are woken once the rows are readable; the
+    // notifier's impl outlives the outbox's writer (stop() stops it last).
+    SLUICE_TRY(p_->box->append_queued(std::move(entries),
+                                      [p = p_.get(), touched = std::move(touched)] { p->wake(touched); }));
+    return ok();
+  }
+  SLUICE_TRY(p_->box->append(entries));
   p_->wake(touched);
   return ok();
 }

@@ -33,6 +33,11 @@ struct notifier_options {
   // At or above this many bytes of queued events, admit() refuses requests
   // on buckets that have rules (S3 503 SlowDown) until targets catch up.
   uint64_t outbox_limit_bytes = 1ull << 30;
+  // Events of reads (s3:ObjectAccessed:*): false (the default) commits them
+  // before the read is answered, like every other event; true queues them
+  // for the outbox's next commit and answers at once (outbox::append_queued),
+  // so a crash can lose the events of the last milliseconds of reads.
+  bool queue_read_events = false;
   // The server's region: ARNs in rules may name it or leave it empty.
   std::string region = "us-east-1";
   // Where the buckets' rule documents are (bucket_config(bucket,

@@ -172,6 +172,7 @@ struct outbox::op {
   bool waited = false;  // begun append: its end_append is waiting for the commit
   bool owned = false;  // the writer deletes it once committed (nobody waits)
   uint64_t queued_bytes = 0;                     // append_queued: its share of queued_bytes_
+  std::function<void()> committed;               // append_queued: run once its rows are committed
   std::chrono::steady_clock::time_point queued;  // when it joined pending_
   std::vector<outbox_entry> own_entries;  // cancel: the rows' entries, moved from the ticket
 };
@@ -353,9 +354,10 @@ result<std::vector<std::string>> outbox::append(const std::vector<outbox_entry>&
   return std::move(o.ids);
 }
 
-result<void> outbox::append_queued(std::vector<outbox_entry> entries) {
+result<void> outbox::append_queued(std::vector<outbox_entry> entries, std::function<void()> committed) {
   auto o = std::make_unique<op>();
   o->owned = true;
+  o->committed = std::move(committed);
   o->own_entries = std::move(entries);
   o->entries = &o->own_entries;
   for (const auto& e : o->own_entries) o->queued_bytes += row_bytes({}, e.key, e.value) + 1;
@@ -568,7 +570,10 @@ result<void> outbox::commit(std::deque<op*>& ops) {
   }
   ++commits_;
   lock.unlock();
-  for (op* o : owned) delete o;
+  for (op* o : owned) {
+    if (o->committed) o->committed();
+    delete o;
+  }
   return ok();
 }
 

@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -78,7 +79,10 @@ class outbox {
   // commit (logged). Bounded: while kMaxQueuedBytes of queued rows wait for
   // their commit, the call waits too.
   static constexpr uint64_t kMaxQueuedBytes = 16 << 20;
-  result<void> append_queued(std::vector<outbox_entry> entries);
+  // `committed` (optional) runs on the writer thread once the rows are
+  // committed (readable), e.g. to wake the delivery threads; not after a
+  // failed commit.
+  result<void> append_queued(std::vector<outbox_entry> entries, std::function<void()> committed = {});
   // Bytes of append_queued rows not yet committed.
   uint64_t queued_bytes() const;
   // Statements left running on the outbox's connections (diagnostics and

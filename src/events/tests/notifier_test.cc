@@ -240,6 +240,50 @@ TEST_F(Notifier, RefusesWritesAtTheOutboxLimitAndNeverDrops) {
   EXPECT_EQ(producer_->keys(), (std::vector<std::string>{"images/a.jpg", "images/b.jpg"}));
 }
 
+// Reads are not admitted beforehand: at the limit, a read whose event a
+// rule wants is refused when it publishes, its event neither dropped nor
+// added past the limit; reads no rule wants are not affected.
+TEST_F(Notifier, RefusesReadsAtTheOutboxLimitAndNeverDrops) {
+  producer_->fail_always = true;
+  auto o = options();
+  o.outbox_limit_bytes = 1;
+  open(std::move(o));
+  put_rules("images", rules_xml(kBuiltin, ".jpg", "s3:ObjectAccessed:*"));
+  publish({put_event("images", "a.jpg", "s3:ObjectAccessed:Get")});
+  auto r = n_->publish(std::vector<event_args>{put_event("images", "b.jpg", "s3:ObjectAccessed:Head")});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(errc::outbox_full));
+  EXPECT_TRUE(n_->publish(std::vector<event_args>{put_event("images", "b.png", "s3:ObjectAccessed:Get")}));
+  EXPECT_EQ(status(kBuiltin)->queued, 1u);
+  producer_->set_fail_always(false);
+  ASSERT_TRUE(producer_->wait_for(1));
+  EXPECT_TRUE(eventually([&] {
+    return static_cast<bool>(
+        n_->publish(std::vector<event_args>{put_event("images", "c.jpg", "s3:ObjectAccessed:Get")}));
+  }));
+  ASSERT_TRUE(producer_->wait_for(2));
+  EXPECT_EQ(producer_->keys(), (std::vector<std::string>{"images/a.jpg", "images/c.jpg"}));
+}
+
+// Both ways of committing the events of reads deliver them, in order with
+// the events of writes.
+TEST_F(Notifier, EventsOfReadsAreDeliveredWhetherCommittedBeforeOrAfterTheAnswer) {
+  for (bool queued : {false, true}) {
+    SCOPED_TRACE(queued ? "queued" : "committed before the answer");
+    auto o = options();
+    o.queue_read_events = queued;
+    open(std::move(o));
+    put_rules("images", rules_xml(kBuiltin, ".jpg", "s3:ObjectAccessed:*"));
+    const std::string k = queued ? "q" : "c";
+    publish({put_event("images", k + "1.jpg", "s3:ObjectAccessed:Get")});
+    publish({put_event("images", k + "2.jpg", "s3:ObjectAccessed:Head")});
+    ASSERT_TRUE(producer_->wait_for(queued ? 4 : 2));
+    n_->stop();
+  }
+  EXPECT_EQ(producer_->keys(),
+            (std::vector<std::string>{"images/c1.jpg", "images/c2.jpg", "images/q1.jpg", "images/q2.jpg"}));
+}
+
 TEST_F(Notifier, QueueLimitCapsOneTarget) {
   producer_->fail_always = true;
   open(options());
