@@ -67,45 +67,38 @@ log "event latency: $LAT_COUNT PUTs at $LAT_RATE/s"
 "$PYTHON" bench/notify_latency.py latency "$EP" "127.0.0.1:$KAFKA_ext" ext-events lat-external \
   arn:minio:sqs::ext:kafka "$LAT_COUNT" "$LAT_RATE" external-kafka
 
-log "PUT throughput: $SIZE, c=$CONCURRENCY, ${DURATION}s, best of $REPEATS"
-"$PYTHON" bench/notify_latency.py setup "$EP" plain -
-"$PYTHON" bench/notify_latency.py setup "$EP" notified arn:minio:sqs::1:sluice
-for ((i = 0; i < REPEATS; i++)); do
-  for b in plain notified; do
-    "$S3BENCH" put --endpoint "$EP" --bucket "$b" --size "$SIZE" --concurrency "$CONCURRENCY" \
-      --duration "$DURATION" --label "$b" --json
-  done
-done | "$PYTHON" -c '
+# alternate MODE BUCKET FIGURE WHAT [sluice-s3bench options...]: MODE (put/get) into the bucket without rules
+# and into BUCKET, alternating REPEATS times; prints each run's line and the ratio of the best runs.
+alternate() {
+  local mode=$1 notified=$2 figure=$3 what=$4
+  shift 4
+  for ((i = 0; i < REPEATS; i++)); do
+    for b in plain "$notified"; do
+      "$S3BENCH" "$mode" --endpoint "$EP" --bucket "$b" --size "$SIZE" --concurrency "$CONCURRENCY" \
+        --duration "$DURATION" --label "$b" --json "$@"
+    done
+  done | "$PYTHON" -c '
 import json, sys
+notified, figure, what = sys.argv[1:4]
 best = {}
 for line in sys.stdin:
     r = json.loads(line)
     best[r["label"]] = max(best.get(r["label"], 0), r["ops_per_s"])
     print(line.strip())
-ratio = best["notified"] / best["plain"]
-print(json.dumps({"bench": "notify", "figure": "put_throughput", "plain_ops_per_s": round(best["plain"], 1),
-                  "notified_ops_per_s": round(best["notified"], 1), "ratio": round(ratio, 3)}))
-print("PUT: %.0f ops/s without rules, %.0f with a rule: %.2fx" % (best["plain"], best["notified"], ratio),
-      file=sys.stderr)'
+ratio = best[notified] / best["plain"]
+print(json.dumps({"bench": "notify", "figure": figure, "plain_ops_per_s": round(best["plain"], 1),
+                  "notified_ops_per_s": round(best[notified], 1), "ratio": round(ratio, 3)}))
+print("%s: %.0f ops/s without rules, %.0f with a rule: %.2fx" % (what, best["plain"], best[notified], ratio),
+      file=sys.stderr)' "$notified" "$figure" "$what"
+}
+
+log "PUT throughput: $SIZE, c=$CONCURRENCY, ${DURATION}s, best of $REPEATS"
+"$PYTHON" bench/notify_latency.py setup "$EP" plain -
+"$PYTHON" bench/notify_latency.py setup "$EP" notified arn:minio:sqs::1:sluice
+alternate put notified put_throughput PUT
 
 log "GET throughput: $SIZE, c=$CONCURRENCY, ${DURATION}s, best of $REPEATS, a rule on s3:ObjectAccessed:* beside none (notify.queue.read.events=$QUEUE_READ_EVENTS)"
 "$PYTHON" bench/notify_latency.py setup "$EP" accessed arn:minio:sqs::1:sluice "s3:ObjectAccessed:*"
 "$S3BENCH" prepare --endpoint "$EP" --bucket plain --size "$SIZE" --no-create-bucket >/dev/null
 "$S3BENCH" prepare --endpoint "$EP" --bucket accessed --size "$SIZE" --no-create-bucket >/dev/null
-for ((i = 0; i < REPEATS; i++)); do
-  for b in plain accessed; do
-    "$S3BENCH" get --endpoint "$EP" --bucket "$b" --size "$SIZE" --concurrency "$CONCURRENCY" \
-      --duration "$DURATION" --label "get-$b" --no-prepare --json
-  done
-done | "$PYTHON" -c '
-import json, sys
-best = {}
-for line in sys.stdin:
-    r = json.loads(line)
-    best[r["label"]] = max(best.get(r["label"], 0), r["ops_per_s"])
-    print(line.strip())
-ratio = best["get-accessed"] / best["get-plain"]
-print(json.dumps({"bench": "notify", "figure": "get_throughput", "plain_ops_per_s": round(best["get-plain"], 1),
-                  "notified_ops_per_s": round(best["get-accessed"], 1), "ratio": round(ratio, 3)}))
-print("GET: %.0f ops/s without rules, %.0f with an ObjectAccessed rule: %.2fx" % (best["get-plain"],
-      best["get-accessed"], ratio), file=sys.stderr)'
+alternate get accessed get_throughput GET --no-prepare

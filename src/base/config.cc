@@ -70,14 +70,12 @@ const std::vector<key_info>& known_keys() {
       {"notify.outbox.limit.bytes",
        "1GiB",
        "Events waiting for delivery at most; at the limit, writes to buckets with rules, and reads whose "
-       "events a "
-       "rule wants, get 503 SlowDown.",
+       "events a rule wants, get 503 SlowDown.",
        {}},
       {"notify.queue.read.events",
        "false",
        "true: events of reads (s3:ObjectAccessed:*) are committed after the read is answered (GETs with such "
-       "a "
-       "rule ~3x faster; a crash can lose the last milliseconds of them); false: before, as every event.",
+       "a rule ~3x faster; a crash can lose the last milliseconds of them); false: before, as every event.",
        {}},
       {"notify_kafka.*",
        "",

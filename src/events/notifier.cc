@@ -363,25 +363,9 @@ void notifier::stop() {
 result<void> notifier::admit(const std::string& bucket) {
   SLUICE_TRY(auto rules, p_->rules_for(bucket));
   if (!rules || rules->empty()) return ok();
-  const uint64_t limit = p_->opts.outbox_limit_bytes;
-  if (const auto u = p_->box->usage(); u.bytes >= limit) {
-    return fail(errc::outbox_full,
-                "the event outbox holds " + std::to_string(u.bytes) + " bytes (limit " +
-                    std::to_string(limit) +
-                    "): writes to buckets with notification rules wait until the targets catch "
-                    "up (sluice admin notify list)");
-  }
-  std::shared_lock lock(p_->targets_mu);
-  for (const auto& r : rules->rules()) {
-    auto it = p_->queue_limits.find(canonical_arn(r.target));
-    if (it == p_->queue_limits.end() || it->second == 0) continue;
-    if (const auto u = p_->box->usage(it->first); u.events >= it->second) {
-      return fail(errc::outbox_full, it->first + " has " + std::to_string(u.events) +
-                                         " undelivered events (queue_limit " + std::to_string(it->second) +
-                                         "): writes to this bucket wait until it catches up");
-    }
-  }
-  return ok();
+  std::set<std::string> arns;
+  for (const auto& r : rules->rules()) arns.insert(canonical_arn(r.target));
+  return p_->room_for(arns);
 }
 
 // Which targets each event goes to: the matching rules' ARNs that are
@@ -416,8 +400,8 @@ result<void> notifier::impl::room_for(const std::set<std::string>& arns) {
   if (const auto u = box->usage(); u.bytes >= opts.outbox_limit_bytes) {
     return fail(errc::outbox_full, "the event outbox holds " + std::to_string(u.bytes) + " bytes (limit " +
                                        std::to_string(opts.outbox_limit_bytes) +
-                                       "): requests that raise events wait until the targets catch up "
-                                       "(sluice admin notify list)");
+                                       "): requests on buckets with notification rules wait until the "
+                                       "targets catch up (sluice admin notify list)");
   }
   std::shared_lock lock(targets_mu);
   for (const auto& a : arns) {

@@ -238,16 +238,10 @@ result<std::unique_ptr<outbox>> outbox::open(const std::string& dir) {
   SLUICE_TRY(exec(db, "BEGIN IMMEDIATE"));
   auto setup = [&]() -> result<void> {
     sqlite3_stmt* s = nullptr;
-    // Every statement is reset once read: an active statement keeps the
-    // connection in a read transaction after COMMIT, and SQLite answers a
-    // later BEGIN IMMEDIATE on such a connection with SQLITE_BUSY at once,
-    // without its busy handler, whenever that old snapshot is stale.
     SLUICE_TRY(s, w.get("PRAGMA application_id"));
     int64_t app = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
     SLUICE_TRY(s, w.get("PRAGMA user_version"));
     int64_t version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
     if (app != 0 && app != kApplicationId)
       return fail(errc::io_error, "outbox: " + path + " is not a Sluice outbox");
     if (version > kSchemaVersion) {
@@ -291,6 +285,10 @@ result<std::unique_ptr<outbox>> outbox::open(const std::string& dir) {
     return ok();
   };
   auto r = setup();
+  // No statement stays running: an active statement keeps the connection in
+  // a read transaction after COMMIT, and SQLite answers a later BEGIN
+  // IMMEDIATE on such a connection with SQLITE_BUSY at once, without its
+  // busy handler, whenever that old snapshot is stale.
   w.reset_all();
   if (!r) {
     (void)exec(db, "ROLLBACK");
