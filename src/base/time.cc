@@ -1,22 +1,37 @@
 #include "base/time.h"
 
-#include <ctime>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 namespace sluice {
 
 namespace {
 std::tm to_tm(sys_time t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  // Floor, not to_time_t's truncation toward zero: 0.5 s before 1970 is in
+  // the second that starts 1 s before it.
+  std::time_t tt = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
   std::tm tm{};
   gmtime_r(&tt, &tm);
   return tm;
 }
+// A well-formed date outside what sys_time holds (nanoseconds: the years
+// 1678–2261) is clamped to its ends, a day in from them so that the callers'
+// sub-day adjustments (milliseconds, a zone offset) cannot overflow either;
+// comparisons with such a date still come out as they would with the exact
+// one (an If-Modified-Since of year 1013 is before every object).
 std::optional<sys_time> from_tm(std::tm tm, int millis = 0) {
   std::time_t tt = timegm(&tm);
-  if (tt == -1) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(tt) + std::chrono::milliseconds(millis);
+  if (tt == -1 && !(tm.tm_year == 69 && tm.tm_mon == 11 && tm.tm_mday == 31)) return std::nullopt;
+  using std::chrono::seconds;
+  constexpr int64_t kDay = 86'400;
+  const int64_t lo = std::chrono::duration_cast<seconds>(sys_time::min().time_since_epoch()).count() + kDay;
+  const int64_t hi = std::chrono::duration_cast<seconds>(sys_time::max().time_since_epoch()).count() - kDay;
+  const int64_t secs = std::clamp<int64_t>(tt, lo, hi);
+  if (secs != tt) millis = 0;
+  return sys_time(
+      std::chrono::duration_cast<sys_time::duration>(seconds(secs) + std::chrono::milliseconds(millis)));
 }
 bool all_digits(std::string_view s) {
   for (char c : s) {
@@ -56,7 +71,7 @@ std::optional<sys_time> parse_amz_date(std::string_view s) {
 
 std::string format_iso8601(sys_time t) {
   std::tm tm = to_tm(t);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  auto ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
   if (ms < 0) ms += 1000;
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,

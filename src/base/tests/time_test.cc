@@ -32,4 +32,28 @@ TEST(Time, Iso8601WithFraction) {
   EXPECT_FALSE(parse_iso8601("2013-05-24 00:00:01Z"));
 }
 
+// Found by bucket_event_fuzz: a date in year 1013 overflowed the nanosecond
+// clock (UB, and a wrapped time). Dates beyond sys_time's years are clamped
+// to its ends, so comparisons keep their sense.
+TEST(Time, DatesOutsideTheClockRangeAreClampedNotWrapped) {
+  const auto now = std::chrono::system_clock::now();
+  for (auto t : {parse_iso8601("1013-11-25T06:00:00.000Z"), parse_amz_date("00010101T000000Z"),
+                 parse_http_date("Sat, 01 Jan 1000 00:00:00 GMT"),
+                 parse_http_date("Sat, 01 Jan 1000 00:00:00 +0100")}) {
+    ASSERT_TRUE(t);
+    EXPECT_LT(*t, now);
+    EXPECT_LT(*t, *parse_iso8601("1700-01-01T00:00:00Z"));
+  }
+  for (auto t : {parse_iso8601("9999-12-31T23:59:59.999Z"), parse_amz_date("99991231T235959Z"),
+                 parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT")}) {
+    ASSERT_TRUE(t);
+    EXPECT_GT(*t, now);
+    EXPECT_GT(*t, *parse_iso8601("2200-01-01T00:00:00Z"));
+  }
+  // Inside the range nothing changes.
+  EXPECT_EQ(format_iso8601(*parse_iso8601("1700-01-01T00:00:00.500Z")), "1700-01-01T00:00:00.500Z");
+  EXPECT_EQ(format_iso8601(*parse_iso8601("1969-12-31T23:59:59Z")), "1969-12-31T23:59:59.000Z");
+  EXPECT_EQ(format_iso8601(*parse_iso8601("2261-06-01T12:00:00Z")), "2261-06-01T12:00:00.000Z");
+}
+
 }  // namespace sluice
