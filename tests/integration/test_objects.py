@@ -354,6 +354,20 @@ def test_if_modified_since(raw, cond_obj):
     assert r.status == 200 and r.body == b"conditional"
 
 
+def test_conditional_dates_far_outside_the_clock_range_keep_their_sense(raw, cond_obj):
+    """Dates before 1678 or after 2261 (beyond a nanosecond clock) are compared as the dates they are."""
+    bucket, _, _ = cond_obj
+    ancient, far = "Sat, 01 Jan 1000 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT"
+    r = raw("GET", obj_path(bucket, "c"), headers={"If-Modified-Since": ancient}, user="root")
+    assert r.status == 200 and r.body == b"conditional"
+    r = raw("GET", obj_path(bucket, "c"), headers={"If-Modified-Since": far}, user="root")
+    assert r.status == 304
+    r = raw("GET", obj_path(bucket, "c"), headers={"If-Unmodified-Since": ancient}, user="root")
+    assert (r.status, r.code) == (412, "PreconditionFailed"), r
+    r = raw("GET", obj_path(bucket, "c"), headers={"If-Unmodified-Since": far}, user="root")
+    assert r.status == 200
+
+
 def test_if_unmodified_since(raw, cond_obj):
     bucket, _, lm = cond_obj
     earlier = http_date(lm - datetime.timedelta(hours=1))
