@@ -1,20 +1,17 @@
 // PostObject: browser form uploads authorised by a signed POST policy
 // (docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html).
-#include <boost/json.hpp>
-
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/time.h"
 #include "events/sink.h"
 #include "s3/form.h"
 #include "s3/internal/request.h"
+#include "s3/post_policy.h"
 #include "s3/xml.h"
 
 namespace sluice::s3 {
 
 namespace {
-
-namespace json = boost::json;
 
 class counting_source final : public source {
  public:
@@ -31,83 +28,6 @@ class counting_source final : public source {
   uint64_t max_;
   uint64_t total_ = 0;
 };
-
-struct policy_limits {
-  uint64_t min_size = 0;
-  uint64_t max_size = UINT64_MAX;
-};
-
-error violation(const std::string& why) { return error(auth::errc::policy_violation, "Invalid according to Policy: " + why); }
-
-// Checks every condition of the policy against the form fields.
-result<policy_limits> check_policy(const std::string& policy_b64, const std::map<std::string, std::string>& fields,
-                                   const std::string& bucket) {
-  auto decoded = base64_decode(policy_b64);
-  if (!decoded) return fail(auth::errc::policy_malformed, "policy is not valid base64");
-  boost::system::error_code ec;
-  auto v = json::parse(*decoded, ec);
-  if (ec || !v.is_object()) return fail(auth::errc::policy_malformed, "policy is not a JSON object");
-  const auto& o = v.as_object();
-  auto* exp = o.if_contains("expiration");
-  if (!exp || !exp->is_string()) return fail(auth::errc::policy_malformed, "policy has no expiration");
-  auto when = parse_iso8601(std::string(exp->as_string()));
-  if (!when) return fail(auth::errc::policy_malformed, "policy expiration is not an ISO 8601 time");
-  if (*when < std::chrono::system_clock::now()) return fail(violation("Policy expired."));
-  auto* conds = o.if_contains("conditions");
-  if (!conds || !conds->is_array()) return fail(auth::errc::policy_malformed, "policy has no conditions");
-  policy_limits limits;
-  auto field_value = [&](std::string name) -> std::optional<std::string> {
-    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (name.starts_with("$")) name = name.substr(1);
-    if (name == "bucket") return bucket;
-    auto it = fields.find(name);
-    if (it == fields.end()) return std::nullopt;
-    return it->second;
-  };
-  auto as_string = [](const json::value& j) -> std::optional<std::string> {
-    if (j.is_string()) return std::string(j.as_string());
-    if (j.is_int64()) return std::to_string(j.as_int64());
-    if (j.is_uint64()) return std::to_string(j.as_uint64());
-    return std::nullopt;
-  };
-  for (const auto& c : conds->as_array()) {
-    if (c.is_object()) {
-      for (const auto& [k, want] : c.as_object()) {
-        auto have = field_value(std::string(k));
-        auto w = as_string(want);
-        if (!w) return fail(auth::errc::policy_malformed, "bad condition value");
-        if (!have || *have != *w) return fail(violation("Policy Condition failed: [\"eq\", \"$" + std::string(k) + "\", \"" + *w + "\"]"));
-      }
-    } else if (c.is_array() && c.as_array().size() == 3) {
-      const auto& a = c.as_array();
-      auto op = as_string(a[0]);
-      if (!op) return fail(auth::errc::policy_malformed, "bad condition");
-      if (*op == "content-length-range") {
-        auto lo = as_string(a[1]), hi = as_string(a[2]);
-        if (!lo || !hi) return fail(auth::errc::policy_malformed, "bad content-length-range");
-        limits.min_size = std::stoull(*lo);
-        limits.max_size = std::stoull(*hi);
-        continue;
-      }
-      auto name = as_string(a[1]);
-      auto want = as_string(a[2]);
-      if (!name || !want) return fail(auth::errc::policy_malformed, "bad condition");
-      auto have = field_value(*name);
-      if (*op == "eq") {
-        if (!have || *have != *want) return fail(violation("Policy Condition failed: [\"eq\", \"" + *name + "\", \"" + *want + "\"]"));
-      } else if (*op == "starts-with") {
-        if (!have || !have->starts_with(*want)) {
-          return fail(violation("Policy Condition failed: [\"starts-with\", \"" + *name + "\", \"" + *want + "\"]"));
-        }
-      } else {
-        return fail(auth::errc::policy_malformed, "unknown condition operator " + *op);
-      }
-    } else {
-      return fail(auth::errc::policy_malformed, "bad condition");
-    }
-  }
-  return limits;
-}
 
 }  // namespace
 
@@ -153,7 +73,7 @@ result<void> post_object(request& r, const context& c) {
   if (auto pos = object_key.find("${filename}"); pos != std::string::npos) object_key.replace(pos, 11, form.file_name());
   std::map<std::string, std::string> checked = f;
   checked["key"] = object_key;
-  SLUICE_TRY(auto limits, check_policy(policy, checked, r.bucket));
+  SLUICE_TRY(auto limits, check_post_policy(policy, checked, r.bucket, std::chrono::system_clock::now()));
 
   objstore::metadata_map meta;
   for (const auto& [k, v] : f) {

@@ -276,6 +276,18 @@ def test_post_object_policy_violations(s3, bucket):
 
 
 @pytest.mark.sluice_only
+@pytest.mark.parametrize("bounds", [["abc", 10], ["", 10], [-1, 10], [10, 1]])
+def test_post_object_malformed_size_range(s3, bucket, bounds):
+    """A signed policy whose content-length-range is not two ordered non-negative integers is malformed (400)."""
+    post = s3.generate_presigned_post(bucket, "range.txt", Conditions=[["content-length-range", *bounds]],
+                                      ExpiresIn=300)
+    r = requests.post(post["url"], data=post["fields"], files={"file": ("range.txt", b"five")}, timeout=30)
+    assert r.status_code == 400 and xml_code(r) == "MalformedPOSTRequest", r.text
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="range.txt")
+
+
+@pytest.mark.sluice_only
 def test_post_object_expired_policy(s3, bucket):
     post = s3.generate_presigned_post(bucket, "late.txt", ExpiresIn=1)
     time.sleep(2.1)
