@@ -1,4 +1,5 @@
 #include <boost/json.hpp>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -80,7 +81,17 @@ result<http::client_response> call(const admin_args& a, const std::string& metho
   if (!ep.empty() && ep.back() == '/') ep.pop_back();
   auto colon = ep.rfind(':');
   std::string host = colon == std::string::npos ? ep : ep.substr(0, colon);
-  uint16_t port = colon == std::string::npos ? 80 : static_cast<uint16_t>(std::stoi(ep.substr(colon + 1)));
+  uint16_t port = 80;
+  if (colon != std::string::npos) {
+    const std::string_view digits = std::string_view(ep).substr(colon + 1);
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), p);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || p == 0 || p > 65535) {
+      return fail(std::make_error_code(std::errc::invalid_argument),
+                  "bad --endpoint '" + a.endpoint + "': the port must be a number from 1 to 65535");
+    }
+    port = static_cast<uint16_t>(p);
+  }
   std::string host_header = host + ":" + std::to_string(port);
   s3::auth::sign_input in;
   in.method = method;

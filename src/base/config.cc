@@ -1,5 +1,6 @@
 #include "base/config.h"
 
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -268,7 +269,10 @@ result<uint64_t> parse_bytes(const std::string& text) {
   size_t i = 0;
   while (i < v.size() && (std::isdigit(static_cast<unsigned char>(v[i])) || v[i] == '.')) ++i;
   if (i == 0) return fail(errc::bad_value, "expected a size, got '" + text + "'");
-  double n = std::stod(v.substr(0, i));
+  double n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + i, n);
+  if (ec != std::errc() || end != v.data() + i)
+    return fail(errc::bad_value, "expected a size, got '" + text + "'");
   std::string unit = trim(v.substr(i));
   for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   double mult = 1;
@@ -278,7 +282,9 @@ result<uint64_t> parse_bytes(const std::string& text) {
   else if (unit == "G" || unit == "GB" || unit == "GIB") mult = 1024.0 * 1024 * 1024;
   else if (unit == "T" || unit == "TB" || unit == "TIB") mult = 1024.0 * 1024 * 1024 * 1024;
   else return fail(errc::bad_value, "unknown size unit in '" + text + "'");
-  return static_cast<uint64_t>(n * mult);
+  const double bytes = n * mult;
+  if (!(bytes < 18446744073709551616.0)) return fail(errc::bad_value, "size too large: '" + text + "'");
+  return static_cast<uint64_t>(bytes);
 }
 
 result<uint64_t> settings::get_bytes(const std::string& key) const {

@@ -29,6 +29,13 @@ TEST(Config, Sizes) {
   EXPECT_EQ(parse_bytes("4096").value(), 4096u);
   EXPECT_FALSE(parse_bytes("lots"));
   EXPECT_FALSE(parse_bytes("5 parsecs"));
+  // Not numbers, or past 2^64 bytes: errors, not exceptions or wrapped sizes.
+  for (const char* bad :
+       {".", "..", "1.2.3", "1..5MiB", "99999999999999999999", "17179869184 GiB", "1e400"}) {
+    EXPECT_FALSE(parse_bytes(bad)) << bad;
+  }
+  EXPECT_EQ(parse_bytes("1.5KiB").value(), 1536u);
+  EXPECT_EQ(parse_bytes("16777215 TiB").value(), 16777215ull << 40);
 }
 
 }  // namespace sluice::config
