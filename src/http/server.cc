@@ -7,6 +7,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 
@@ -201,9 +202,22 @@ class conn_writer final : public response_writer {
     if (conn != r.headers.end() && boost::beast::iequals(conn->value(), "close")) keep_alive_ = false;
     out += status_line(r.status);
     for (const auto& f : r.headers) {
-      out.append(f.name_string().data(), f.name_string().size());
+      const std::string_view name(f.name_string().data(), f.name_string().size());
+      const std::string_view value(f.value().data(), f.value().size());
+      if (!valid_header_name(name)) {
+        spdlog::warn("http: dropped a response header with an invalid name");
+        continue;
+      }
+      out.append(name);
       out.append(": ");
-      out.append(f.value().data(), f.value().size());
+      const size_t at = out.size();
+      out.append(value);
+      if (!valid_header_value(value)) {
+        spdlog::warn("http: response header {}: CR, LF or NUL in its value replaced", name);
+        for (size_t i = at; i < out.size(); ++i) {
+          if (out[i] == '\r' || out[i] == '\n' || out[i] == '\0') out[i] = ' ';
+        }
+      }
       out.append("\r\n");
     }
     out.append("\r\n");
@@ -238,6 +252,19 @@ void send_simple(net::stream& s, unsigned status, std::string_view body) {
 }
 
 }  // namespace
+
+bool valid_header_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (unsigned char c : name) {
+    const bool tchar = std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+    if (!tchar || c == 0) return false;
+  }
+  return true;
+}
+
+bool valid_header_value(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
 
 server::server(server_options opts, std::shared_ptr<handler> h) : opts_(std::move(opts)), handler_(std::move(h)) {}
 

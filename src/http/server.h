@@ -36,6 +36,15 @@ enum class errc { body_too_large = 1, timeout, connection_closed, bad_body, head
 const std::error_category& category();
 inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), category()}; }
 
+// What a response header may hold (RFC 9110 §5.1, §5.5): a name of token
+// characters, a value without CR, LF or NUL. Handlers check values that come
+// from users (query parameters, form fields) with these and refuse bad ones;
+// the response writer also replaces what slipped through (a field with a bad
+// name is dropped, CR/LF/NUL in a value become spaces), so no answer can
+// carry a header or body that its handler did not write.
+bool valid_header_name(std::string_view name);
+bool valid_header_value(std::string_view value);
+
 // The request body as a stream of bytes (chunked transfer coding already removed).
 class body_reader {
  public:

@@ -216,7 +216,12 @@ result<void> get_object(request& r, const context& c) {
       {"response-content-disposition", field::content_disposition},
       {"response-content-encoding", field::content_encoding}};
   for (const auto& [param, f] : overrides) {
-    if (r.has(param)) res.headers.set(f, r.param(param));
+    if (!r.has(param)) continue;
+    const std::string v = r.param(param);
+    if (!http::valid_header_value(v)) {
+      return fail(errc::invalid_argument, std::string("Invalid value for ") + param + ": control characters");
+    }
+    res.headers.set(f, v);
   }
   const char* accessed = r.method == "HEAD" ? "s3:ObjectAccessed:Head" : "s3:ObjectAccessed:Get";
   SLUICE_TRY(publish_object_event(r, c, accessed, info, length));

@@ -75,14 +75,27 @@ result<void> post_object(request& r, const context& c) {
   checked["key"] = object_key;
   SLUICE_TRY(auto limits, check_post_policy(policy, checked, r.bucket, std::chrono::system_clock::now()));
 
+  if (!http::valid_header_value(field("success_action_redirect"))) {
+    return fail(errc::invalid_argument, "success_action_redirect cannot be an HTTP header value");
+  }
   objstore::metadata_map meta;
   for (const auto& [k, v] : f) {
     if (k.starts_with("x-amz-meta-") || k == "content-type" || k == "cache-control" || k == "content-disposition" ||
         k == "content-encoding" || k == "expires") {
+      // Form fields are the one way a header of a later GET can come from
+      // anything but a parsed header: hold them to what a header may be.
+      if (!http::valid_header_name(k) || !http::valid_header_value(v)) {
+        return fail(errc::invalid_argument, "form field " + k + " cannot be an HTTP header (name or value)");
+      }
       meta[k] = v;
     }
   }
-  if (!meta.count("content-type") && !form.file_content_type().empty()) meta["content-type"] = form.file_content_type();
+  if (!meta.count("content-type") && !form.file_content_type().empty()) {
+    if (!http::valid_header_value(form.file_content_type())) {
+      return fail(errc::invalid_argument, "the file's Content-Type cannot be an HTTP header value");
+    }
+    meta["content-type"] = form.file_content_type();
+  }
   objstore::put_options po;
   po.metadata = std::move(meta);
   if (f.count("tagging")) {

@@ -288,6 +288,23 @@ def test_post_object_malformed_size_range(s3, bucket, bounds):
 
 
 @pytest.mark.sluice_only
+@pytest.mark.parametrize("field", ["x-amz-meta-note", "Content-Disposition", "success_action_redirect"])
+def test_post_object_refuses_fields_that_would_inject_headers(s3, bucket, field):
+    """A form field becomes a header of later answers; CR/LF in it would let the uploader forge headers or a
+    body in every download of the object (response splitting)."""
+    evil = "http://example.com/\r\nX-Injected: 1\r\n\r\nforged" if field == "success_action_redirect" \
+        else "a\r\nX-Injected: 1"
+    post = s3.generate_presigned_post(bucket, "inject.txt", Fields={field: evil},
+                                      Conditions=[{field: evil}], ExpiresIn=300)
+    r = requests.post(post["url"], data=post["fields"], files={"file": ("inject.txt", b"x")}, timeout=30,
+                      allow_redirects=False)
+    assert r.status_code == 400 and xml_code(r) == "InvalidArgument", r.text
+    assert "X-Injected" not in r.headers
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="inject.txt")
+
+
+@pytest.mark.sluice_only
 def test_post_object_expired_policy(s3, bucket):
     post = s3.generate_presigned_post(bucket, "late.txt", ExpiresIn=1)
     time.sleep(2.1)

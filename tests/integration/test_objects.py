@@ -368,6 +368,16 @@ def test_conditional_dates_far_outside_the_clock_range_keep_their_sense(raw, con
     assert r.status == 200
 
 
+@pytest.mark.sluice_only
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nb", "a\x00b"])
+def test_response_override_with_control_characters_is_refused(raw, cond_obj, value):
+    """response-content-type=a%0D%0AX-Injected:%201 must not split the answer (it used to hang the client)."""
+    bucket, _, _ = cond_obj
+    r = raw("GET", obj_path(bucket, "c"), query=[("response-content-type", value)], user="root", timeout=10)
+    assert (r.status, r.code) == (400, "InvalidArgument"), r
+    assert "x-injected" not in {k.lower() for k in r.headers}
+
+
 def test_if_unmodified_since(raw, cond_obj):
     bucket, _, lm = cond_obj
     earlier = http_date(lm - datetime.timedelta(hours=1))

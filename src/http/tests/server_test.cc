@@ -34,6 +34,14 @@ class echo final : public handler {
       return;
     }
     if (ex.request.target() == "/throw") throw std::runtime_error("bug");
+    if (ex.request.target() == "/inject") {
+      // What a handler could be led to write from user input.
+      r.headers.set(bhttp::field::content_type, "text/plain\r\nX-Injected: 1\r\n\r\nforged body");
+      r.headers.set("X-Bad Name", "v");
+      r.headers.set("X-Nul", std::string("a\0b", 3));
+      (void)ex.out.send(r, "real body");
+      return;
+    }
     if (ex.request.target() == "/chunks") {
       (void)ex.out.begin_chunked(r);
       (void)ex.out.write("hello");
@@ -187,6 +195,27 @@ TEST_F(Server, RejectsOversizedHeadersAndGarbage) {
   std::string big = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n";
   EXPECT_TRUE(raw(big).starts_with("HTTP/1.1 431"));
   EXPECT_TRUE(raw("NOT HTTP AT ALL\r\n\r\n").starts_with("HTTP/1.1 400"));
+}
+
+TEST_F(Server, ResponseHeadersCannotCarryInjectedHeadersOrBodies) {
+  EXPECT_TRUE(valid_header_name("X-Amz-Meta-Color"));
+  EXPECT_FALSE(valid_header_name("X-Bad Name"));
+  EXPECT_FALSE(valid_header_name("X-Colon:"));
+  EXPECT_FALSE(valid_header_name(""));
+  EXPECT_TRUE(valid_header_value("text/plain; charset=utf-8\tand \xc3\xa9"));
+  EXPECT_FALSE(valid_header_value("a\r\nb"));
+  EXPECT_FALSE(valid_header_value(std::string("a\0b", 3)));
+
+  const std::string out = raw("GET /inject HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(out.starts_with("HTTP/1.1 200")) << out;
+  const size_t end = out.find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos);
+  const std::string head = out.substr(0, end);
+  EXPECT_EQ(head.find("\r\nX-Injected"), std::string::npos) << head;
+  EXPECT_EQ(head.find("X-Bad Name"), std::string::npos) << head;
+  EXPECT_EQ(head.find('\0'), std::string::npos);
+  EXPECT_NE(head.find("Content-Type: text/plain  X-Injected: 1    forged body"), std::string::npos) << head;
+  EXPECT_EQ(out.substr(end + 4), "real body");
 }
 
 TEST_F(Server, TruncatedBodyIsReportedToTheHandler) {
