@@ -178,6 +178,13 @@ result<void> validate_webhook(const kv_map& kvs) {
   const std::string ep = get(kvs, "endpoint");
   if (ep.empty()) return fail(bad("webhook 'endpoint' cannot be empty"));
   if (auto e = parse_endpoint(ep); !e) return fail(e.error());
+  // Both go into every request's head (the request line; "Authorization: Bearer …").
+  if (ep.find_first_of(std::string_view(" \t\r\n\0", 5)) != std::string::npos) {
+    return fail(bad("webhook 'endpoint' cannot hold spaces or control characters"));
+  }
+  if (get(kvs, "auth_token").find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    return fail(bad("webhook 'auth_token' cannot hold line breaks or NUL"));
+  }
   return check_pair(kvs, "client_cert", "client_key");
 }
 

@@ -13,7 +13,28 @@
 
 namespace sluice::http {
 
+namespace {
+
+// A request whose line or headers would not be what they say (a CR/LF in a
+// value or the target, e.g. from a configured token) is refused, not sent.
+result<void> check_request(std::string_view method, std::string_view target,
+                           const std::vector<std::pair<std::string, std::string>>& headers) {
+  if (!valid_header_name(method)) return fail(errc::invalid_request, "bad method");
+  if (target.empty() || target.find_first_of(std::string_view(" \r\n\0", 4)) != std::string_view::npos) {
+    return fail(errc::invalid_request, "bad request target");
+  }
+  for (const auto& [k, v] : headers) {
+    if (!valid_header_name(k)) return fail(errc::invalid_request, "bad header name");
+    if (!valid_header_value(v))
+      return fail(errc::invalid_request, "CR, LF or NUL in the value of header " + k);
+  }
+  return ok();
+}
+
+}  // namespace
+
 result<client_response> send_request(const client_request& req) {
+  SLUICE_TRY(check_request(req.method, req.target, req.headers));
   SLUICE_TRY(auto s, net::stream::connect(req.host, req.port, req.timeout));
   std::string out = req.method + " " + req.target + " HTTP/1.1\r\n";
   bool has_host = false;
@@ -89,6 +110,7 @@ result<client_response> connection::attempt(std::string_view method, std::string
                                              std::string_view body, const body_sink& sink,
                                              size_t max_response_bytes, bool& retryable) {
   retryable = false;
+  SLUICE_TRY(check_request(method, target, headers));
   bool fresh = false;
   if (!stream_) {
     {

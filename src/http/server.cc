@@ -13,12 +13,18 @@
 
 #include "base/thread.h"
 
-SLUICE_ERRC_CATEGORY(sluice::http, "http",
-                     case errc::body_too_large : return "request body too large";
-                     case errc::timeout : return "timed out";
-                     case errc::connection_closed : return "connection closed";
-                     case errc::bad_body : return "malformed request body";
-                     case errc::headers_already_sent : return "response already started";)
+SLUICE_ERRC_CATEGORY(sluice::http, "http", case errc::body_too_large
+                     : return "request body too large";
+                     case errc::timeout
+                     : return "timed out";
+                     case errc::connection_closed
+                     : return "connection closed";
+                     case errc::bad_body
+                     : return "malformed request body";
+                     case errc::headers_already_sent
+                     : return "response already started";
+                     case errc::invalid_request
+                     : return "request cannot be sent as HTTP";)
 
 namespace sluice::http {
 

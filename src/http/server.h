@@ -32,7 +32,14 @@ namespace bhttp = boost::beast::http;
 using request_header = bhttp::request_header<>;
 using fields = bhttp::fields;
 
-enum class errc { body_too_large = 1, timeout, connection_closed, bad_body, headers_already_sent };
+enum class errc {
+  body_too_large = 1,
+  timeout,
+  connection_closed,
+  bad_body,
+  headers_already_sent,
+  invalid_request
+};
 const std::error_category& category();
 inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), category()}; }
 

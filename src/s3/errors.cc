@@ -229,7 +229,9 @@ api_error to_api_error(const error& e) {
       case http::errc::body_too_large: return from_row(errc::entity_too_large, "");
       case http::errc::connection_closed:
       case http::errc::bad_body: return from_row(errc::incomplete_body, "");
-      case http::errc::headers_already_sent: break;
+      case http::errc::headers_already_sent:
+      case http::errc::invalid_request:
+        break;  // an outgoing request of ours: a bug or bad configuration
     }
   }
   if (c.category() == iam::category()) {

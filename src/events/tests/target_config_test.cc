@@ -75,6 +75,15 @@ TEST(TargetConfig, ValidatesWebhookAndSluice) {
   EXPECT_NE(r.error().message().find("not an http:// or https:// URL"), std::string::npos);
   EXPECT_FALSE(validate_section(target_kind::webhook, {}));
   EXPECT_FALSE(validate_section(target_kind::webhook, {{"endpoint", "http://h:99999/"}}));
+  // Both end up in each request's head: no way to add headers through them.
+  EXPECT_TRUE(
+      validate_section(target_kind::webhook, {{"endpoint", "http://h/hook"}, {"auth_token", "abc.def"}}));
+  EXPECT_TRUE(
+      validate_section(target_kind::webhook, {{"endpoint", "http://h/hook"}, {"auth_token", "Basic dTpw"}}));
+  EXPECT_FALSE(validate_section(target_kind::webhook,
+                                {{"endpoint", "http://h/hook"}, {"auth_token", "t\r\nX-Injected: 1"}}));
+  EXPECT_FALSE(validate_section(target_kind::webhook, {{"endpoint", "http://h/a b"}}));
+  EXPECT_FALSE(validate_section(target_kind::webhook, {{"endpoint", "http://h/a\r\nX-Injected: 1"}}));
   EXPECT_TRUE(validate_section(target_kind::sluice, {{"topic", "bucket-events"}}));
   EXPECT_FALSE(validate_section(target_kind::sluice, {{"topic", "bad topic"}}));
   EXPECT_FALSE(validate_section(target_kind::sluice, {{"topic", "t"}, {"brokers", "x:1"}}));

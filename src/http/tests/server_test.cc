@@ -218,6 +218,29 @@ TEST_F(Server, ResponseHeadersCannotCarryInjectedHeadersOrBodies) {
   EXPECT_EQ(out.substr(end + 4), "real body");
 }
 
+TEST_F(Server, ClientRefusesRequestsThatWouldInjectHeaders) {
+  client_request req;
+  req.host = "127.0.0.1";
+  req.port = srv_->port();
+  req.target = "/ok";
+  req.headers = {{"Authorization", "Bearer t\r\nX-Injected: 1"}};
+  auto r = send_request(req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), make_error_code(errc::invalid_request));
+  req.headers = {};
+  req.target = "/a HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /b";
+  EXPECT_FALSE(send_request(req));
+
+  connection c("127.0.0.1", srv_->port());
+  auto bad = c.request("GET", "/x", {{"X-Bad Name", "v"}}, "");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), make_error_code(errc::invalid_request));
+  EXPECT_EQ(c.connects(), 0u);  // refused before connecting
+  auto good = c.request("GET", "/x", {{"X-Good", "v"}}, "");
+  ASSERT_TRUE(good);
+  EXPECT_EQ(good.value().status, 200u);
+}
+
 TEST_F(Server, TruncatedBodyIsReportedToTheHandler) {
   // The client promises 100 bytes, sends 3 and closes its side.
   auto s = net::stream::connect("127.0.0.1", srv_->port(), std::chrono::milliseconds(3000));
