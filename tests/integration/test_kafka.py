@@ -114,6 +114,26 @@ def test_kafka_python_producer_codecs(server, codec):
     assert [m.value().decode() for m in got] == [f"{codec}-{i}" for i in range(30)]
 
 
+@pytest.mark.parametrize("config, why", [
+    ({"max.message.bytes": "99999999999"}, "Not a number of type INT"),  # used to be taken, then wrap
+    ({"max.message.bytes": "-1"}, "at least 0"),
+    ({"segment.bytes": "x"}, "Not a number of type INT"),
+    ({"retention.ms": "abc"}, "Not a number of type LONG"),
+    ({"retention.ms": "-7"}, "at least -1"),
+    ({"retention.ms": "99999999999999999999"}, "Not a number of type LONG"),
+    ({"no.such.config": "1"}, "Unknown topic config"),
+])
+def test_create_topic_with_a_bad_config_is_invalid_config(server, config, why):
+    t = topic_name("badcfg")
+    admin = ck_admin.AdminClient({"bootstrap.servers": server.kafka})
+    with pytest.raises(ck.KafkaException) as e:
+        admin.create_topics([ck_admin.NewTopic(t, num_partitions=1, replication_factor=1, config=config)])[t] \
+            .result(timeout=10)
+    err = e.value.args[0]
+    assert err.code() == ck.KafkaError.INVALID_CONFIG and why in err.str(), err
+    assert t not in admin.list_topics(timeout=10).topics
+
+
 def test_confluent_idempotent_producer_and_offsets_resume(server):
     t = topic_name("idem")
     admin = ck_admin.AdminClient({"bootstrap.servers": server.kafka})

@@ -36,7 +36,7 @@ namespace {
 constexpr int32_t max_partitions = 10'000;
 const std::string key_prefix = "kafka/topics/";
 
-enum class kind { number, boolean, string, policy, ratio };
+enum class kind { number, int32, boolean, string, policy, ratio };  // number: Kafka's LONG, int32: its INT
 struct known_config {
   const char* name;
   kind type;
@@ -53,22 +53,22 @@ const known_config known[] = {
     {"file.delete.delay.ms", kind::number, "60000"},
     {"flush.messages", kind::number, "9223372036854775807"},
     {"flush.ms", kind::number, "9223372036854775807"},
-    {"index.interval.bytes", kind::number, "4096"},
+    {"index.interval.bytes", kind::int32, "4096"},
     {"local.retention.bytes", kind::number, "-2"},
     {"local.retention.ms", kind::number, "-2"},
     {"max.compaction.lag.ms", kind::number, "9223372036854775807"},
-    {"max.message.bytes", kind::number, nullptr},
+    {"max.message.bytes", kind::int32, nullptr},
     {"message.downconversion.enable", kind::boolean, "true"},
     {"message.timestamp.difference.max.ms", kind::number, "9223372036854775807"},
     {"message.timestamp.type", kind::string, nullptr},
     {"min.cleanable.dirty.ratio", kind::ratio, "0.5"},
     {"min.compaction.lag.ms", kind::number, "0"},
-    {"min.insync.replicas", kind::number, "1"},
+    {"min.insync.replicas", kind::int32, "1"},
     {"preallocate", kind::boolean, "false"},
     {"retention.bytes", kind::number, nullptr},
     {"retention.ms", kind::number, nullptr},
-    {"segment.bytes", kind::number, "1073741824"},
-    {"segment.index.bytes", kind::number, "10485760"},
+    {"segment.bytes", kind::int32, "1073741824"},
+    {"segment.index.bytes", kind::int32, "10485760"},
     {"segment.jitter.ms", kind::number, "0"},
     {"segment.ms", kind::number, "604800000"},
     {"unclean.leader.election.enable", kind::boolean, "false"},
@@ -189,7 +189,12 @@ result<void> topic_manager::validate_configs(const std::map<std::string, std::st
       case kind::number:
         if (!parse_i64(v))
           return fail(topic_errc::invalid_config,
-                      fmt::format("Invalid value {} for configuration {}: Not a number", v, k));
+                      fmt::format("Invalid value {} for configuration {}: Not a number of type LONG", v, k));
+        break;
+      case kind::int32:
+        if (auto n = parse_i64(v); !n || *n < INT32_MIN || *n > INT32_MAX)
+          return fail(topic_errc::invalid_config,
+                      fmt::format("Invalid value {} for configuration {}: Not a number of type INT", v, k));
         break;
       case kind::boolean:
         if (v != "true" && v != "false") {
@@ -226,6 +231,11 @@ result<void> topic_manager::validate_configs(const std::map<std::string, std::st
         }
         break;
     }
+  }
+  if (auto it = configs.find("retention.ms"); it != configs.end() && parse_i64(it->second).value_or(0) < -1) {
+    return fail(topic_errc::invalid_config,
+                fmt::format("Invalid value {} for configuration retention.ms: Value must be at least -1",
+                            it->second));
   }
   if (auto it = configs.find("max.message.bytes");
       it != configs.end() && parse_i64(it->second).value_or(0) < 0) {
