@@ -16,17 +16,20 @@ std::tm to_tm(sys_time t) {
   gmtime_r(&tt, &tm);
   return tm;
 }
-// A well-formed date outside what sys_time holds (nanoseconds: the years
-// 1678–2261) is clamped to its ends, a day in from them so that the callers'
-// sub-day adjustments (milliseconds, a zone offset) cannot overflow either;
-// comparisons with such a date still come out as they would with the exact
-// one (an If-Modified-Since of year 1013 is before every object).
+// Parsed dates are kept within [1970-01-01, 2262-04-10]: sys_time counts
+// nanoseconds in an int64 (years 1678–2261), and callers subtract a parsed
+// date from the clock (skew, expiry, conditionals); a difference of two times
+// in that window always fits, one reaching back to 1678 would not. So a
+// well-formed date before 1970 becomes 1970-01-01 and one after the window
+// its end (a day short of sys_time's, leaving room for the callers' sub-day
+// adjustments). Comparisons with the clock and with objects' times come out
+// as they would with the exact date (an If-Modified-Since of year 1013 is
+// before every object).
 std::optional<sys_time> from_tm(std::tm tm, int millis = 0) {
-  std::time_t tt = timegm(&tm);
-  if (tt == -1 && !(tm.tm_year == 69 && tm.tm_mon == 11 && tm.tm_mday == 31)) return std::nullopt;
+  const std::time_t tt = timegm(&tm);  // 64-bit time_t: no overflow for any int year
   using std::chrono::seconds;
   constexpr int64_t kDay = 86'400;
-  const int64_t lo = std::chrono::duration_cast<seconds>(sys_time::min().time_since_epoch()).count() + kDay;
+  const int64_t lo = 0;
   const int64_t hi = std::chrono::duration_cast<seconds>(sys_time::max().time_since_epoch()).count() - kDay;
   const int64_t secs = std::clamp<int64_t>(tt, lo, hi);
   if (secs != tt) millis = 0;
