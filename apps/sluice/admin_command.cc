@@ -14,6 +14,7 @@
 #include "base/encoding.h"
 #include "base/fs.h"
 #include "http/client.h"
+#include "net/stream.h"
 #include "s3/auth/sigv4.h"
 
 namespace sluice::app {
@@ -28,6 +29,8 @@ struct admin_args {
   std::string secret_key;
   std::string data_dir = "./data";
   std::string region = "us-east-1";
+  bool insecure = false;  // https: accept any certificate (self-signed, as mc --insecure)
+  std::string ca_file;    // https: trust only this CA bundle (PEM)
   bool json = false;  // print the server's JSON answer instead of text
   int poll_ms = 500;  // heal: how often to ask for progress
   std::vector<std::string> events;  // event add: event names (default s3:ObjectCreated:*)
@@ -63,9 +66,11 @@ bool resolve_credentials(admin_args& a) {
     if (bytes) {
       boost::system::error_code ec;
       auto v = json::parse(bytes.value(), ec);
-      if (!ec && v.is_object()) {
-        a.access_key = std::string(v.at("access_key").as_string());
-        a.secret_key = std::string(v.at("secret_key").as_string());
+      const auto* ak = !ec && v.is_object() ? v.as_object().if_contains("access_key") : nullptr;
+      const auto* sk = !ec && v.is_object() ? v.as_object().if_contains("secret_key") : nullptr;
+      if (ak && sk && ak->is_string() && sk->is_string()) {
+        a.access_key = std::string(ak->as_string());
+        a.secret_key = std::string(sk->as_string());
       }
     }
   }
@@ -75,13 +80,16 @@ bool resolve_credentials(admin_args& a) {
 result<http::client_response> call(const admin_args& a, const std::string& method, const std::string& path,
                                    const std::string& query, const std::string& body) {
   std::string ep = a.endpoint;
-  if (ep.starts_with("https://")) return fail(std::make_error_code(std::errc::protocol_not_supported),
-                                              "https endpoints are not supported by the admin CLI yet");
-  if (ep.starts_with("http://")) ep = ep.substr(7);
+  const bool tls = ep.starts_with("https://");
+  if (tls) {
+    ep = ep.substr(8);
+  } else if (ep.starts_with("http://")) {
+    ep = ep.substr(7);
+  }
   if (!ep.empty() && ep.back() == '/') ep.pop_back();
   auto colon = ep.rfind(':');
   std::string host = colon == std::string::npos ? ep : ep.substr(0, colon);
-  uint16_t port = 80;
+  uint16_t port = tls ? 443 : 80;
   if (colon != std::string::npos) {
     const std::string_view digits = std::string_view(ep).substr(colon + 1);
     unsigned p = 0;
@@ -103,15 +111,17 @@ result<http::client_response> call(const admin_args& a, const std::string& metho
   in.secret_key = a.secret_key;
   in.region = a.region;
   in.now = std::chrono::system_clock::now();
-  http::client_request req;
-  req.method = method;
-  req.host = host;
-  req.port = port;
-  req.target = path + (query.empty() ? "" : "?" + query);
-  req.headers = {{"Host", host_header}};
-  for (auto& h : s3::auth::sign(in)) req.headers.push_back(h);
-  req.body = body;
-  return http::send_request(req);
+  std::vector<std::pair<std::string, std::string>> headers{{"Host", host_header}};
+  for (auto& h : s3::auth::sign(in)) headers.push_back(h);
+  std::shared_ptr<net::tls_context> ctx;
+  if (tls) {
+    // Verified against the system's CAs, or only --ca-file; --insecure accepts any certificate.
+    auto c = net::tls_context::client(!a.insecure, a.ca_file);
+    if (!c) return fail(c.error());
+    ctx = std::move(c).value();
+  }
+  http::connection conn(host, port, std::chrono::seconds(60), ctx);
+  return conn.request(method, path + (query.empty() ? "" : "?" + query), headers, body);
 }
 
 std::string xml_element(const std::string& body, const std::string& name) {
@@ -600,6 +610,8 @@ void add_admin_command(CLI::App& app) {
   cmd->add_option("--data", args->data_dir, "Drive folder of a local server, to read generated root credentials")
       ->capture_default_str();
   cmd->add_option("--region", args->region, "Region")->capture_default_str();
+  cmd->add_flag("--insecure", args->insecure, "https endpoints: accept any certificate (e.g. self-signed)");
+  cmd->add_option("--ca-file", args->ca_file, "https endpoints: trust only the CAs in this PEM file");
   cmd->add_flag("--json", args->json,
                 "info, heal, config, notify list: print the server's JSON answer (heal: the final status)");
   cmd->add_option("--poll-ms", args->poll_ms, "heal: milliseconds between progress checks")

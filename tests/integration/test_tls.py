@@ -11,7 +11,7 @@ import botocore.exceptions
 import pytest
 import requests
 
-from conftest import MOTO, USERS, Server, make_cert, obj_path, random_bytes, sha256
+from conftest import MOTO, USERS, Server, make_cert, obj_path, random_bytes, sha256, sluice_bin
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +146,22 @@ def test_aws_cli_over_tls(tls, tmp_path):
     p = subprocess.run(base + ["s3", "ls"], env=dict(env, AWS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt"),
                        capture_output=True, timeout=60)
     assert p.returncode != 0 and b"SSL" in p.stderr, p
+
+
+@pytest.mark.sluice_only
+def test_admin_cli_over_https(tls):
+    """`sluice admin` reaches an HTTPS server: with the server's CA, or --insecure; a self-signed certificate
+    the client was not told to trust is refused."""
+    env = dict(os.environ, SLUICE_ROOT_USER=USERS["root"][0], SLUICE_ROOT_PASSWORD=USERS["root"][1])
+    env.pop("SLUICE_ENDPOINT", None)
+
+    def admin(*flags):
+        return subprocess.run([sluice_bin(), "admin", "--endpoint", tls.endpoint, *flags, "info", "--json"],
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    for flags in (("--ca-file", str(tls.cafile)), ("--insecure",)):
+        p = admin(*flags)
+        assert p.returncode == 0, (flags, p.stderr)
+        assert "deployment_id" in p.stdout
+    p = admin("--ca-file", "/etc/ssl/certs/ca-certificates.crt")
+    assert p.returncode != 0 and "certificate" in p.stderr.lower(), p.stderr
