@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "base/fs.h"
+#include "http/server.h"
 #include "net/stream.h"
 
 namespace sluice::events {
@@ -178,11 +179,8 @@ result<void> validate_webhook(const kv_map& kvs) {
   const std::string ep = get(kvs, "endpoint");
   if (ep.empty()) return fail(bad("webhook 'endpoint' cannot be empty"));
   if (auto e = parse_endpoint(ep); !e) return fail(e.error());
-  // Both go into every request's head (the request line; "Authorization: Bearer …").
-  if (ep.find_first_of(std::string_view(" \t\r\n\0", 5)) != std::string::npos) {
-    return fail(bad("webhook 'endpoint' cannot hold spaces or control characters"));
-  }
-  if (get(kvs, "auth_token").find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+  // Goes into every request's head ("Authorization: Bearer …").
+  if (!http::valid_header_value(get(kvs, "auth_token"))) {
     return fail(bad("webhook 'auth_token' cannot hold line breaks or NUL"));
   }
   return check_pair(kvs, "client_cert", "client_key");
@@ -330,6 +328,10 @@ std::vector<config_section> sections_from_env(const std::map<std::string, std::s
 }
 
 result<http_endpoint> parse_endpoint(std::string_view url) {
+  // The URL becomes each request's line and Host header.
+  if (url.find_first_of(std::string_view(" \t\r\n\0", 5)) != std::string_view::npos) {
+    return fail(bad("webhook 'endpoint' cannot hold spaces or control characters"));
+  }
   http_endpoint e;
   std::string_view rest;
   if (url.starts_with("http://")) {

@@ -80,21 +80,19 @@ result<void> post_object(request& r, const context& c) {
   }
   objstore::metadata_map meta;
   for (const auto& [k, v] : f) {
-    if (k.starts_with("x-amz-meta-") || k == "content-type" || k == "cache-control" || k == "content-disposition" ||
-        k == "content-encoding" || k == "expires") {
-      // Form fields are the one way a header of a later GET can come from
-      // anything but a parsed header: hold them to what a header may be.
-      if (!http::valid_header_name(k) || !http::valid_header_value(v)) {
-        return fail(errc::invalid_argument, "form field " + k + " cannot be an HTTP header (name or value)");
-      }
+    if (k.starts_with("x-amz-meta-") || k == "content-type" || k == "cache-control" ||
+        k == "content-disposition" || k == "content-encoding" || k == "expires") {
       meta[k] = v;
     }
   }
-  if (!meta.count("content-type") && !form.file_content_type().empty()) {
-    if (!http::valid_header_value(form.file_content_type())) {
-      return fail(errc::invalid_argument, "the file's Content-Type cannot be an HTTP header value");
-    }
+  if (!meta.count("content-type") && !form.file_content_type().empty())
     meta["content-type"] = form.file_content_type();
+  // A form is the one way a header of a later GET can come from anything but
+  // a parsed header: hold what it stores to what a header may be.
+  for (const auto& [k, v] : meta) {
+    if (!http::valid_header_name(k) || !http::valid_header_value(v)) {
+      return fail(errc::invalid_argument, "form field " + k + " cannot be an HTTP header (name or value)");
+    }
   }
   objstore::put_options po;
   po.metadata = std::move(meta);
