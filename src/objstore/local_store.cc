@@ -24,6 +24,7 @@
 #include "base/fs.h"
 #include "base/helper_threads.h"
 #include "objstore/internal/common.h"
+#include "objstore/internal/slot_file.h"
 #include "objstore/internal/trash.h"
 #include "objstore/meta_file.h"
 
@@ -690,8 +691,8 @@ class local_store final : public object_layer {
       v->info.mod_time = std::chrono::system_clock::now();
     }
     if (tags) v->info.tags = std::move(*tags);
-    if (auto r = fs::write_file_durable(fs::join(object_dir(bucket, key), kMetaName), encode_meta(m)); !r) {
-      return fail(io(r.error()));
+    if (auto r = detail::write_slot_file(fs::join(object_dir(bucket, key), kMetaName), encode_meta(m)); !r) {
+      return fail(r.error().is(errc::bad_argument) ? r.error() : io(r.error()));
     }
     object_info info = v->info;
     info.bucket = bucket;
@@ -1003,8 +1004,9 @@ class local_store final : public object_layer {
   }
 
   result<meta_file> load_meta(const std::string& bucket, const std::string& key) {
-    auto bytes = fs::read_file(fs::join(object_dir(bucket, key), kMetaName));
+    auto bytes = detail::read_slot_file(fs::join(object_dir(bucket, key), kMetaName));
     if (!bytes) {
+      if (bytes.error().is(errc::corrupt)) return fail(bytes.error());
       auto c = bytes.error().code();
       if (c == std::error_code(ENOENT, std::system_category()) || c == std::error_code(ENOTDIR, std::system_category())) {
         return fail(errc::object_not_found, key);
@@ -1092,14 +1094,17 @@ class local_store final : public object_layer {
     return commit_locked(bucket, key, std::move(v), staged_dir, std::move(inline_bytes), data_durable);
   }
 
-  // Makes a new version visible: the data folder is renamed into the object
-  // folder, then the metadata file replaced atomically (temporary file
-  // written and fdatasynced, renamed, the object folder fsynced). The
-  // metadata's rename waits until the data are durable: data_durable (when
-  // given) is the flush of a staged body still under way (staged_body), which
-  // then runs beside the metadata file's own fdatasync. A crash before the
-  // metadata rename leaves an unreferenced data folder, never a partial
-  // object; the next commit of the key removes it.
+  // Makes a new version visible. Inline versions: the metadata file (a slot
+  // file, internal/slot_file.h) is replaced in place, one write and one
+  // fdatasync, or written anew when it has no room. Versions with a data
+  // folder: the folder is renamed into the object folder, then a new
+  // metadata file replaces the old one atomically (temporary file written and
+  // fdatasynced, renamed, the object folder fsynced, which also makes the data
+  // folder's rename durable). The metadata's rename waits until the data are
+  // durable: data_durable (when given) is the flush of a staged body still
+  // under way (staged_body), which then runs beside the metadata file's own
+  // fdatasync. A crash before the metadata rename leaves an unreferenced data
+  // folder, never a partial object; the next commit of the key removes it.
   result<void> commit_locked(const std::string& bucket, const std::string& key, stored_version v,
                              const std::string& staged_dir, std::string inline_bytes,
                              const std::function<result<void>()>& data_durable = {}) {
@@ -1126,8 +1131,21 @@ class local_store final : public object_layer {
       m.inline_area = std::move(inline_bytes);
     }
     m.versions.push_back(std::move(v));
-    if (auto r = fs::write_file_durable(fs::join(dir, kMetaName), encode_meta(m), 0644, data_durable); !r) {
-      return fail(io(r.error()));
+    const std::string meta_path = fs::join(dir, kMetaName);
+    if (staged_dir.empty()) {
+      // Replaced in place where it can be: one write and one fdatasync.
+      if (auto r = detail::write_slot_file(meta_path, encode_meta(m), 0644, data_durable); !r) {
+        return fail(r.error().is(errc::bad_argument) ? r.error() : io(r.error()));
+      }
+    } else {
+      // The data folder was just renamed into `dir`: the new file's rename
+      // is followed by the folder's fsync, which makes both durable, and the
+      // file's own fdatasync runs beside the data's final flush.
+      if (auto r =
+              fs::write_file_durable(meta_path, detail::new_slot_file(encode_meta(m)), 0644, data_durable);
+          !r) {
+        return fail(io(r.error()));
+      }
     }
     // Drop data folders no version names: the replaced version's, and any a crash left behind.
     if (auto entries = fs::list_dir(dir)) {

@@ -1,9 +1,10 @@
 #include "objstore/meta_file.h"
 
-#include "objstore/internal/common.h"
-
 #include <boost/json.hpp>
 #include <cstring>
+
+#include "objstore/internal/common.h"
+#include "objstore/internal/slot_file.h"
 
 namespace sluice::objstore {
 
@@ -79,6 +80,11 @@ std::string encode_meta(const meta_file& m) {
 }
 
 result<meta_file> decode_meta(std::string_view bytes) {
+  if (detail::is_slot_file(bytes)) {
+    auto slot = detail::newest_slot(bytes);
+    if (!slot) return fail(errc::corrupt, "metadata file: no slot passes its checks");
+    bytes = slot->payload;
+  }
   if (bytes.size() < 12 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     return fail(errc::corrupt, "metadata file: bad magic");
   }

@@ -3,6 +3,8 @@
 // with small objects' bytes inline. Format (docs/STORAGE_FORMAT.md):
 //   8 bytes magic "SLMETA\0\1" | u32 LE json length | json | inline bytes
 // json = {"format":1,"versions":[version...]} newest first.
+// The single-drive store keeps these bytes in a slot file
+// (internal/slot_file.h), replaced in place; decode_meta takes either.
 #include <cstdint>
 #include <optional>
 #include <string>
