@@ -1,6 +1,7 @@
 #include "objstore/local_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/fs.h"
+#include "objstore/internal/slot_file.h"
 
 namespace sluice::objstore {
 namespace {
@@ -416,6 +418,55 @@ TEST_F(LocalStore, InterruptedWritesAreCleanedOnOpen) {
   auto s = open_local_store({root_.string()});
   ASSERT_TRUE(s);
   EXPECT_TRUE(std::filesystem::is_empty(root_ / ".sluice.sys" / "tmp"));
+}
+
+TEST_F(LocalStore, SmallOverwritesAreWrittenInPlaceAndATornOneLeavesThePreviousVersion) {
+  const auto meta = (root_ / "bkt" / "k" / ".sluice.meta").string();
+  auto inode = [&] {
+    struct stat st {};
+    EXPECT_EQ(::stat(meta.c_str(), &st), 0);
+    return st.st_ino;
+  };
+  ASSERT_TRUE(put("k", "first"));
+  const auto ino = inode();
+  ASSERT_TRUE(put("k", "second"));
+  ASSERT_TRUE(put("k", "third"));
+  ASSERT_TRUE(store_->update_object_metadata("bkt", "k", "", std::nullopt, std::string("t=1")));
+  EXPECT_EQ(inode(), ino);  // replaced in place, not renamed over
+  EXPECT_EQ(get("k"), "third");
+  EXPECT_EQ(store_->stat_object("bkt", "k").value().tags, "t=1");
+
+  // A crash tore the newest copy: the object reads as it was before that write.
+  std::string bytes = fs::read_file(meta).value();
+  auto slot = detail::newest_slot(bytes);
+  ASSERT_TRUE(slot);
+  bytes[static_cast<size_t>(slot->payload.data() - bytes.data()) + slot->payload.size() / 2] ^= 0x20;
+  ASSERT_TRUE(fs::write_file_durable(meta, bytes));
+  EXPECT_EQ(get("k"), "third");
+  EXPECT_EQ(store_->stat_object("bkt", "k").value().tags, "");
+
+  // From inline to a data folder (a new file) and back (in place again).
+  const std::string big(100, 'B');
+  ASSERT_TRUE(put("k", big));
+  EXPECT_EQ(get("k"), big);
+  ASSERT_TRUE(put("k", "small again"));
+  EXPECT_EQ(get("k"), "small again");
+  ASSERT_TRUE(put("k", "and again"));
+  EXPECT_EQ(get("k"), "and again");
+}
+
+TEST_F(LocalStore, MetadataFilesOfTheOlderFormatAreReadAndConverted) {
+  ASSERT_TRUE(put("old", "bytes"));
+  const auto meta = (root_ / "bkt" / "old" / ".sluice.meta").string();
+  // The file as written before slot files: the metadata alone.
+  auto slot = detail::newest_slot(fs::read_file(meta).value());
+  ASSERT_TRUE(slot);
+  ASSERT_TRUE(fs::write_file_durable(meta, std::string(slot->payload)));
+  EXPECT_FALSE(detail::is_slot_file(fs::read_file(meta).value()));
+  EXPECT_EQ(get("old"), "bytes");
+  ASSERT_TRUE(put("old", "newer"));
+  EXPECT_TRUE(detail::is_slot_file(fs::read_file(meta).value()));
+  EXPECT_EQ(get("old"), "newer");
 }
 
 TEST_F(LocalStore, MetadataUpdateKeepsData) {
