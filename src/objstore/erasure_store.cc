@@ -1791,6 +1791,8 @@ class erasure_store_impl final : public erasure_store {
       } else {
         return;  // unreadable metadata: leave its data for healing
       }
+    } else if (!not_found(bytes.error())) {
+      return;  // nor is metadata that cannot be read now (I/O error, no file handles ...) "no metadata"
     }
     if (auto entries = fs::list_dir(dir)) {
       for (const auto& e : entries.value()) {

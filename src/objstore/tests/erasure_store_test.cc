@@ -332,6 +332,24 @@ TEST_P(ErasureStore, BitrotIsDetectedAndHealed) {
   EXPECT_EQ(h3.value().objects_healed, 0u);
 }
 
+TEST_P(ErasureStore, MetadataThatCannotBeReadKeepsItsDataFolders) {
+  ASSERT_TRUE(put("k", random_data(2 * kMiB, 21)));
+  const auto dir = key_dir(drive_of_shard("k", 0), "k");
+  auto data_folders = [&] {
+    int n = 0;
+    for (auto& e : stdfs::directory_iterator(dir))
+      n += e.path().filename().string().starts_with(".sluice.d-");
+    return n;
+  };
+  ASSERT_EQ(data_folders(), 1);
+  // This drive's metadata file cannot be read (a symlink loop: ELOOP), which
+  // is not the same as having none: the folders it names must stay.
+  stdfs::rename(dir / ".sluice.meta", dir / "saved-meta");
+  stdfs::create_symlink(".sluice.meta", dir / ".sluice.meta");
+  ASSERT_TRUE(put("k", random_data(2 * kMiB, 22)));  // the other drives take the write
+  EXPECT_EQ(data_folders(), 1);
+}
+
 TEST_P(ErasureStore, MoreLossThanParityFailsCleanly) {
   const std::string big = random_data(2 * kMiB + 3, 13);
   ASSERT_TRUE(put("big", big));
