@@ -692,7 +692,7 @@ class local_store final : public object_layer {
     }
     if (tags) v->info.tags = std::move(*tags);
     if (auto r = detail::write_slot_file(fs::join(object_dir(bucket, key), kMetaName), encode_meta(m)); !r) {
-      return fail(r.error().is(errc::bad_argument) ? r.error() : io(r.error()));
+      return fail(io(r.error()));
     }
     object_info info = v->info;
     info.bucket = bucket;
@@ -1135,7 +1135,7 @@ class local_store final : public object_layer {
     if (staged_dir.empty()) {
       // Replaced in place where it can be: one write and one fdatasync.
       if (auto r = detail::write_slot_file(meta_path, encode_meta(m), 0644, data_durable); !r) {
-        return fail(r.error().is(errc::bad_argument) ? r.error() : io(r.error()));
+        return fail(io(r.error()));
       }
     } else {
       // The data folder was just renamed into `dir`: the new file's rename

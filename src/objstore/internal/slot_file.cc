@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <boost/endian/conversion.hpp>
 #include <cerrno>
 #include <cstring>
 
@@ -20,23 +21,6 @@ constexpr char kMagic[8] = {'S', 'L', 'S', 'L', 'O', 'T', '\0', '\1'};
 // mid-write by a writer that replaced the file twice during the read.
 constexpr int kReadAttempts = 4;
 
-void put32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-void put64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t get32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-uint64_t get64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
 std::string digest(std::string_view head24, std::string_view payload) {
   hasher h(hash_kind::xxh3_128);
   h.update(head24);
@@ -49,15 +33,16 @@ std::optional<slot_view> slot_at(std::string_view bytes, size_t offset, int inde
   if (offset > bytes.size() || bytes.size() - offset < kSlotHeaderBytes) return std::nullopt;
   const char* p = bytes.data() + offset;
   if (std::memcmp(p, kMagic, sizeof kMagic) != 0) return std::nullopt;
-  const uint32_t capacity = get32(p + 8);
-  const uint32_t length = get32(p + 12);
+  const uint32_t capacity = boost::endian::load_little_u32(reinterpret_cast<const unsigned char*>(p + 8));
+  const uint32_t length = boost::endian::load_little_u32(reinterpret_cast<const unsigned char*>(p + 12));
   if (capacity < kSlotHeaderBytes || capacity % kSlotAlign != 0 || length > capacity - kSlotHeaderBytes) {
     return std::nullopt;
   }
   if (bytes.size() - offset - kSlotHeaderBytes < length) return std::nullopt;
   std::string_view payload(p + kSlotHeaderBytes, length);
   if (digest(std::string_view(p, 24), payload) != std::string_view(p + 24, 16)) return std::nullopt;
-  return slot_view{payload, get64(p + 16), index, capacity};
+  const uint64_t generation = boost::endian::load_little_u64(reinterpret_cast<const unsigned char*>(p + 16));
+  return slot_view{payload, generation, index, capacity};
 }
 
 result<void> pwrite_all(int fd, std::string_view data, uint64_t offset, const std::string& path) {
@@ -106,9 +91,10 @@ uint32_t slot_capacity_for(size_t payload_size) {
 std::string encode_slot(std::string_view payload, uint64_t generation, uint32_t capacity) {
   std::string out(kSlotHeaderBytes, '\0');
   std::memcpy(out.data(), kMagic, sizeof kMagic);
-  put32(out.data() + 8, capacity);
-  put32(out.data() + 12, static_cast<uint32_t>(payload.size()));
-  put64(out.data() + 16, generation);
+  auto* head = reinterpret_cast<unsigned char*>(out.data());
+  boost::endian::store_little_u32(head + 8, capacity);
+  boost::endian::store_little_u32(head + 12, static_cast<uint32_t>(payload.size()));
+  boost::endian::store_little_u64(head + 16, generation);
   const std::string d = digest(std::string_view(out.data(), 24), payload);
   std::memcpy(out.data() + 24, d.data(), 16);
   out.append(payload);
@@ -123,7 +109,13 @@ result<std::string> read_slot_file(const std::string& path) {
   for (int attempt = 0;; ++attempt) {
     SLUICE_TRY(auto bytes, fs::read_file(path));
     if (!is_slot_file(bytes)) return bytes;
-    if (auto s = newest_slot(bytes)) return std::string(s->payload);
+    if (auto s = newest_slot(bytes)) {
+      // The payload, moved to the front of the buffer it was read into.
+      const size_t offset = static_cast<size_t>(s->payload.data() - bytes.data());
+      bytes.resize(offset + s->payload.size());
+      bytes.erase(0, offset);
+      return bytes;
+    }
     if (attempt + 1 == kReadAttempts) {
       return fail(errc::corrupt, path + ": no slot of the file passes its checks");
     }

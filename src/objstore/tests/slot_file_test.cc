@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "base/crypto.h"
 #include "base/fs.h"
 #include "objstore/object_layer.h"
 
@@ -18,9 +19,7 @@ namespace stdfs = std::filesystem;
 class SlotFile : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = stdfs::temp_directory_path() / ("slot-file-test-" + std::to_string(::getpid()) + "-" +
-                                           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    stdfs::remove_all(dir_);
+    dir_ = stdfs::temp_directory_path() / ("sluice-slot-file-" + random_token(8));
     stdfs::create_directories(dir_);
     path_ = (dir_ / "f").string();
   }
