@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <span>
 
 #include "base/thread.h"
 
@@ -149,7 +150,12 @@ class conn_writer final : public response_writer {
     if (started_) return fail(errc::headers_already_sent);
     r.headers.set(bhttp::field::content_length, std::to_string(content_length));
     remaining_ = head_ ? 0 : content_length;
-    return put(head(r));
+    if (remaining_ == 0) return put(head(r));
+    // The header waits for the body's first piece and leaves with it in one
+    // send: a small object's answer is one TCP segment, not two (each send
+    // on loopback also runs the receiver's network stack in this thread).
+    held_head_ = head(r);
+    return ok();
   }
   result<void> begin_chunked(response& r) override {
     if (started_) return fail(errc::headers_already_sent);
@@ -174,7 +180,20 @@ class conn_writer final : public response_writer {
     }
     if (chunk.size() > remaining_) chunk = chunk.substr(0, remaining_);
     remaining_ -= chunk.size();
+    if (!held_head_.empty()) {
+      const std::string_view pieces[] = {held_head_, chunk};
+      auto r = put(pieces);
+      held_head_.clear();
+      return r;
+    }
     return put(chunk);
+  }
+  // Sends a header still held back by begin() (the handler wrote no body).
+  void flush() {
+    if (held_head_.empty() || broken_) return;
+    const std::string h = std::move(held_head_);
+    held_head_.clear();
+    (void)put(h);
   }
   bool started() const override { return started_; }
   bool interrupted() override {
@@ -237,6 +256,14 @@ class conn_writer final : public response_writer {
     }
     return ok();
   }
+  result<void> put(std::span<const std::string_view> pieces) {
+    boost::system::error_code ec;
+    if (!s_.write_all(pieces, ec)) {
+      broken_ = true;
+      return fail(errc::connection_closed, ec.message());
+    }
+    return ok();
+  }
 
   net::stream& s_;
   bool head_;
@@ -248,6 +275,7 @@ class conn_writer final : public response_writer {
   bool keep_alive_ = true;
   unsigned status_ = 0;
   uint64_t remaining_ = 0;
+  std::string held_head_;  // begin()'s header, sent with the first body piece
 };
 
 void send_simple(net::stream& s, unsigned status, std::string_view body) {
@@ -357,6 +385,7 @@ void server::serve(std::unique_ptr<net::stream> s) {
     exchange ex{req.base(), body, out, info};
     try {
       handler_->handle(ex);
+      out.flush();
     } catch (const std::exception& e) {
       spdlog::error("{}: handler bug on {} {}: {}", opts_.name, std::string(req.method_string()),
                     std::string(req.target()), e.what());

@@ -487,12 +487,35 @@ result<verified_request> verify(const request_view& req, const secret_lookup& se
   return fail(errc::missing_security_header);
 }
 
+// A signing key is the same for every request of one secret, day, region
+// and service, and deriving it is four HMACs: recently derived keys are kept
+// in a small per-thread cache (connections have a thread each; no lock), so
+// a request costs the string-to-sign's HMAC only. The cache holds secrets as
+// the user table does; it is wiped when it fills.
 std::string derive_signing_key(std::string_view secret, std::string_view date8, std::string_view region,
                                std::string_view service) {
+  constexpr size_t kCachedKeys = 8;
+  struct entry {
+    std::string scope;  // secret NUL date NUL region NUL service
+    std::string key;
+  };
+  thread_local std::vector<entry> cache;
+  std::string scope;
+  scope.reserve(secret.size() + date8.size() + region.size() + service.size() + 3);
+  scope.append(secret).push_back('\0');
+  scope.append(date8).push_back('\0');
+  scope.append(region).push_back('\0');
+  scope.append(service);
+  for (const auto& e : cache) {
+    if (e.scope == scope) return e.key;
+  }
   std::string k = hmac_sha256("AWS4" + std::string(secret), date8);
   k = hmac_sha256(k, region);
   k = hmac_sha256(k, service);
-  return hmac_sha256(k, kTerminator);
+  k = hmac_sha256(k, kTerminator);
+  if (cache.size() >= kCachedKeys) cache.clear();
+  cache.push_back(entry{std::move(scope), k});
+  return k;
 }
 
 std::string canonical_request(const request_view& req, std::string_view signed_headers,

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+
 #include "base/crypto.h"
 #include "base/encoding.h"
 
@@ -46,6 +49,31 @@ constexpr std::string_view kGetObjectSig = "f0e8bdb87c964420e857bd35b5d6ed310bd4
 
 result<verified_request> verify_at(const request_view& r, sys_time now, verify_options opts = {}) {
   return verify(r, example_secrets(), now, opts);
+}
+
+// AWS's documented derivation example ("Examples of how to derive a signing
+// key for Signature Version 4"), asked for repeatedly and between other
+// scopes: the per-thread cache returns the key of the scope asked for, also
+// past its size (it is then wiped and refilled).
+TEST(SigV4, SigningKeyDerivationAndItsCache) {
+  const std::string secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  const std::string want = "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d";
+  EXPECT_EQ(to_hex(derive_signing_key(secret, "20120215", "us-east-1", "iam")), want);
+  std::set<std::string> others;
+  for (int i = 0; i < 20; ++i) {
+    others.insert(derive_signing_key(secret + std::to_string(i), "20120215", "us-east-1", "iam"));
+    EXPECT_EQ(to_hex(derive_signing_key(secret, "20120215", "us-east-1", "iam")), want) << i;
+  }
+  EXPECT_EQ(others.size(), 20u);
+  // Each part of the scope counts, including where one part ends.
+  EXPECT_NE(derive_signing_key(secret, "20120216", "us-east-1", "iam"),
+            derive_signing_key(secret, "20120215", "us-east-1", "iam"));
+  EXPECT_NE(derive_signing_key(secret, "20120215", "us-east-2", "iam"),
+            derive_signing_key(secret, "20120215", "us-east-1", "iam"));
+  EXPECT_NE(derive_signing_key(secret, "20120215", "us-east-1", "s3"),
+            derive_signing_key(secret, "20120215", "us-east-1", "iam"));
+  EXPECT_NE(derive_signing_key("ab", "c", "us-east-1", "s3"),
+            derive_signing_key("a", "bc", "us-east-1", "s3"));
 }
 
 TEST(SigV4, AwsGetObjectExample) {
