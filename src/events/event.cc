@@ -44,9 +44,19 @@ int32_t decode_rune(std::string_view s, size_t& i) {
 }
 
 void append_u16(std::string& out, uint32_t unit) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "\\u%04x", unit);
-  out += buf;
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char buf[6] = {'\\',
+                       'u',
+                       kHex[(unit >> 12) & 0xf],
+                       kHex[(unit >> 8) & 0xf],
+                       kHex[(unit >> 4) & 0xf],
+                       kHex[unit & 0xf]};
+  out.append(buf, sizeof buf);
+}
+
+// Bytes copied as they are: printable ASCII other than the escaped ones.
+bool plain_json_byte(unsigned char c) {
+  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
 }
 
 // A JSON string as Go's encoding/json writes it (HTML-safe: <, >, & escaped;
@@ -55,6 +65,14 @@ void append_u16(std::string& out, uint32_t unit) {
 void append_string(std::string& out, std::string_view s) {
   out.push_back('"');
   for (size_t i = 0; i < s.size();) {
+    // A run of bytes that need no escape goes in one append.
+    size_t run = i;
+    while (run < s.size() && plain_json_byte(static_cast<unsigned char>(s[run]))) ++run;
+    if (run != i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       int32_t cp = decode_rune(s, i);
