@@ -115,6 +115,9 @@ class outbox {
   const std::string& id() const { return id_; }
   // Transactions committed since open: one per group of concurrent calls.
   uint64_t commits() const;
+  // Completed RESTART checkpoints since open (each lets the next commit
+  // start the WAL file over, so it does not grow; outbox.cc).
+  uint64_t checkpoints() const;
 
   // Commits what is pending, then refuses further writes (closed) and joins
   // the writer thread. Idempotent.
@@ -125,6 +128,7 @@ class outbox {
   struct connection;  // a SQLite connection and its prepared statements
   outbox();
   void run();
+  void checkpoint();  // writer thread
   result<void> commit(std::deque<op*>& ops);
   result<void> apply(op& o, std::map<std::string, outbox_usage>& added,
                      std::map<std::string, outbox_usage>& removed);
@@ -137,7 +141,7 @@ class outbox {
   std::string id_;
   uint64_t next_seq_ = 1;  // writer thread only (after open)
   std::atomic<int> writer_busy_{0};  // busy_statements() of w_ after the writer's last commit
-  std::atomic<int> wal_pages_{0};  // pages in the WAL after the last commit (checkpoints)
+  std::atomic<int> wal_pages_{0};    // pages in the WAL after the last commit (writer thread's checkpoints)
   bool synced_ = true;     // writer thread only: the connection's synchronous is FULL (else NORMAL)
 
   mutable std::mutex read_mu_;
@@ -152,6 +156,7 @@ class outbox {
   std::map<std::string, outbox_usage> usage_;  // per target, under mu_
   outbox_usage total_;
   uint64_t commits_ = 0;
+  uint64_t checkpoints_ = 0;
   std::thread writer_;
 };
 

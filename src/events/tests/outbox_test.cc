@@ -149,7 +149,7 @@ TEST_F(Outbox, ConcurrentAppendsShareCommits) {
 // Appends and a delivery loop (read, remove, the readers' checkpoints) run
 // together for long enough to pass many checkpoints: no call may fail with a
 // lock held by the other connection (a failed append fails its S3 request).
-TEST_F(Outbox, AppendsNeverFailWhileADeliveryLoopReadsRemovesAndCheckpoints) {
+TEST_F(Outbox, AppendsNeverFailWhileADeliveryLoopReadsRemovesAndTheWalStaysBounded) {
   auto o = open();
   constexpr int kThreads = 8, kEach = 1000;
   std::atomic<int> failures{0};
@@ -195,6 +195,12 @@ TEST_F(Outbox, AppendsNeverFailWhileADeliveryLoopReadsRemovesAndCheckpoints) {
   reader.join();
   EXPECT_EQ(failures.load(), 0) << first_error;
   EXPECT_EQ(o->busy_statements(), 0);
+  // The WAL was restarted rather than left to grow: ~4 pages per commit for
+  // ~1,000 commits would be ~16 MB, the checkpoint bound is 1,000 pages
+  // (4 MB) plus the commit that crossed it.
+  EXPECT_GE(o->checkpoints(), 1u);
+  const auto wal = std::filesystem::file_size(dir_ / "outbox.db-wal");
+  EXPECT_LE(wal, 6u << 20) << "WAL file of " << wal << " bytes";
 }
 
 // No statement stays running between calls, from open on: one would hold a
