@@ -33,6 +33,17 @@ class echo final : public handler {
       for (int i = 0; i < 3; ++i) (void)ex.out.write(chunk);
       return;
     }
+    if (ex.request.target() == "/small") {
+      // The header waits for the body's first piece; both leave together.
+      (void)ex.out.begin(r, 5);
+      (void)ex.out.write("hello");
+      return;
+    }
+    if (ex.request.target() == "/nobody") {
+      // A handler that announces a body and then fails to write it.
+      (void)ex.out.begin(r, 5);
+      return;
+    }
     if (ex.request.target() == "/throw") throw std::runtime_error("bug");
     if (ex.request.target() == "/inject") {
       // What a handler could be led to write from user input.
@@ -118,6 +129,25 @@ TEST_F(Server, EchoesRequests) {
 TEST_F(Server, StreamsLargeResponses) {
   auto r = call("GET", "/big");
   EXPECT_EQ(r.body.size(), 3000000u);
+}
+
+// begin() holds the header back until the first body piece: the answer is
+// complete and the connection stays usable; a header whose body never came is
+// still sent (when the handler returns), then the connection is closed.
+TEST_F(Server, HeldHeadersLeaveWithTheBodyOrWhenTheHandlerReturns) {
+  std::string out = raw(
+      "GET /small HTTP/1.1\r\nHost: x\r\n\r\nGET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  size_t first = out.find("HTTP/1.1 200");
+  ASSERT_NE(first, std::string::npos) << out;
+  size_t second = out.find("HTTP/1.1 200", first + 1);
+  ASSERT_NE(second, std::string::npos) << out;
+  EXPECT_NE(out.substr(first, second - first).find("Content-Length: 5\r\n\r\nhello"), std::string::npos)
+      << out;
+  EXPECT_TRUE(out.ends_with("\r\n\r\nhello")) << out;
+
+  out = raw("GET /nobody HTTP/1.1\r\nHost: x\r\n\r\nGET /small HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 200")) << out;
+  EXPECT_TRUE(out.ends_with("Content-Length: 5\r\n\r\n")) << out;  // no body, and nothing after it
 }
 
 TEST_F(Server, ChunkedResponsesKeepTheConnection) {
