@@ -40,9 +40,11 @@ constexpr int kBusyTimeoutMs = 10'000;
 constexpr int kCheckpointPages = 1000;
 // How long the RESTART waits for a reader still on an old snapshot (the
 // delivery threads' reads are short; an operator's sqlite3 shell may not
-// be): past it the checkpoint copies what it can and is tried again after
-// the next commit.
+// be): past it the checkpoint copies what it can, and the next try waits
+// kCheckpointRetry, so that a long reader does not cost every commit the
+// wait.
 constexpr int kCheckpointBusyMs = 50;
+constexpr auto kCheckpointRetry = std::chrono::seconds(1);
 // How long begun appends (begin_append) may wait for others before their
 // commit starts, while nobody waits for them (outbox::run).
 constexpr auto kLinger = std::chrono::milliseconds(2);
@@ -460,7 +462,10 @@ void outbox::run() {
     (void)commit(batch);
     writer_busy_.store(w_->busy_statements(), std::memory_order_relaxed);
     done_cv_.notify_all();
-    if (wal_pages_.load(std::memory_order_relaxed) >= kCheckpointPages) checkpoint();
+    if (wal_pages_.load(std::memory_order_relaxed) >= kCheckpointPages &&
+        std::chrono::steady_clock::now() >= next_checkpoint_) {
+      checkpoint();
+    }
   }
 }
 
@@ -475,7 +480,10 @@ void outbox::checkpoint() {
     wal_pages_.store(0, std::memory_order_relaxed);
     std::lock_guard lock(mu_);
     ++checkpoints_;
-  } else if ((rc & 0xff) != SQLITE_BUSY) {
+    return;
+  }
+  next_checkpoint_ = std::chrono::steady_clock::now() + kCheckpointRetry;
+  if ((rc & 0xff) != SQLITE_BUSY) {
     spdlog::warn("outbox: checkpoint: {}", db_error(w_->db, "wal_checkpoint").message());
   }
 }

@@ -19,6 +19,7 @@
 // with SQLite's message (nothing of the failed call was committed), closed
 // once stop() ran.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -143,6 +144,7 @@ class outbox {
   std::atomic<int> writer_busy_{0};  // busy_statements() of w_ after the writer's last commit
   std::atomic<int> wal_pages_{0};    // pages in the WAL after the last commit (writer thread's checkpoints)
   bool synced_ = true;     // writer thread only: the connection's synchronous is FULL (else NORMAL)
+  std::chrono::steady_clock::time_point next_checkpoint_{};  // writer thread only: no try before this
 
   mutable std::mutex read_mu_;
   mutable std::mutex mu_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,6 +202,34 @@ TEST_F(Outbox, AppendsNeverFailWhileADeliveryLoopReadsRemovesAndTheWalStaysBound
   EXPECT_GE(o->checkpoints(), 1u);
   const auto wal = std::filesystem::file_size(dir_ / "outbox.db-wal");
   EXPECT_LE(wal, 6u << 20) << "WAL file of " << wal << " bytes";
+}
+
+// A reader that keeps an old snapshot (an operator's sqlite3 shell in a
+// transaction) keeps the WAL from being restarted; the writer then tries
+// again after kCheckpointRetry rather than waiting on every commit, and
+// checkpoints once the reader is gone.
+TEST_F(Outbox, ALongReaderDelaysCheckpointsWithoutSlowingEveryCommit) {
+  auto o = open();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_ / "outbox.db").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN; SELECT count(*) FROM events;", nullptr, nullptr, nullptr), SQLITE_OK);
+  const std::string value(8000, 'v');
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(o->append({{{kA}, "b/k", value}}));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  // ~2,400 pages: past the 1,000-page mark ~350 commits would each have
+  // waited 50 ms for the reader (~17 s).
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_EQ(o->checkpoints(), 0u);
+  EXPECT_GT(std::filesystem::file_size(dir_ / "outbox.db-wal"), 4u << 20);
+  ASSERT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_TRUE(o->append({{{kA}, "b/k", value}}));
+  for (int i = 0; i < 50 && o->checkpoints() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(o->checkpoints(), 1u);
 }
 
 // No statement stays running between calls, from open on: one would hold a
