@@ -188,6 +188,24 @@ class conn_writer final : public response_writer {
     }
     return put(chunk);
   }
+  bool can_write_file() const override { return !chunked_ && !head_ && !s_.is_tls(); }
+  result<void> write_file(int fd, uint64_t offset, uint64_t length) override {
+    if (!started_ || !can_write_file())
+      return fail(errc::invalid_request, "write_file: not on this connection");
+    length = std::min(length, remaining_);
+    remaining_ -= length;
+    if (!held_head_.empty()) {
+      const std::string h = std::move(held_head_);
+      held_head_.clear();
+      SLUICE_TRY(put(h));
+    }
+    boost::system::error_code ec;
+    if (length > 0 && !s_.send_file_all(fd, offset, length, ec)) {
+      broken_ = true;
+      return fail(errc::connection_closed, "sendfile: " + ec.message());
+    }
+    return ok();
+  }
   // Sends a header still held back by begin() (the handler wrote no body).
   void flush() {
     if (held_head_.empty() || broken_) return;
@@ -286,6 +304,10 @@ void send_simple(net::stream& s, unsigned status, std::string_view body) {
 }
 
 }  // namespace
+
+result<void> response_writer::write_file(int, uint64_t, uint64_t) {
+  return fail(errc::invalid_request, "write_file is not supported by this response writer");
+}
 
 bool valid_header_name(std::string_view name) {
   if (name.empty()) return false;

@@ -82,6 +82,11 @@ class response_writer {
   virtual result<void> begin_chunked(response& r) = 0;
   virtual result<void> finish() = 0;
   virtual result<void> write(std::string_view chunk) = 0;
+  // After begin(): `length` bytes of the open file `fd` from `offset`, as
+  // write() would send them. Only where can_write_file() says so: a plain
+  // socket hands the page cache's pages over without copying them.
+  virtual bool can_write_file() const { return false; }
+  virtual result<void> write_file(int fd, uint64_t offset, uint64_t length);
   virtual bool started() const = 0;
   // For long-lived streams, checked between writes: true once the server is
   // stopping or the client closed the connection (or sent anything, which a

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -252,6 +253,35 @@ result<void> stream::client_handshake(const tls_context& tls, const std::string&
           error(std::error_code(EPROTO, std::system_category()), "TLS handshake with " + name + ": " + why));
     }
   }
+}
+
+bool stream::send_file_all(int in_fd, uint64_t offset, uint64_t length, boost::system::error_code& ec) {
+  ec = {};
+  if (ssl_) {
+    ec = boost::system::errc::make_error_code(boost::system::errc::operation_not_supported);
+    return false;
+  }
+  auto off = static_cast<off_t>(offset);
+  while (length > 0) {
+    // At most 1 GiB per call (sendfile moves at most 0x7ffff000 bytes anyway).
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(length, 1ull << 30));
+    const ssize_t rc = ::sendfile(fd_, in_fd, &off, want);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!wait(POLLOUT, ec)) return false;
+        continue;
+      }
+      ec = boost::system::error_code(errno, boost::system::system_category());
+      return false;
+    }
+    if (rc == 0) {  // the file is shorter than asked for
+      ec = boost::asio::error::eof;
+      return false;
+    }
+    length -= static_cast<uint64_t>(rc);
+  }
+  return true;
 }
 
 bool stream::wait(short events, boost::system::error_code& ec) {

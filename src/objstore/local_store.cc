@@ -401,6 +401,22 @@ class local_reader final : public object_reader {
     return ok();
   }
 
+  // Parts are plain files holding the object's bytes as they are.
+  result<std::optional<file_span>> next_file_span(uint64_t max_bytes) override {
+    if (parts_.empty() || pos_ >= end_ || max_bytes == 0) return std::optional<file_span>();
+    uint64_t base = 0;
+    for (auto& [file, size] : parts_) {
+      if (pos_ < base + size) {
+        const uint64_t n = std::min({max_bytes, end_ - pos_, base + size - pos_});
+        file_span sp{file.fd(), pos_ - base, n};
+        pos_ += n;
+        return std::optional<file_span>(sp);
+      }
+      base += size;
+    }
+    return fail(errc::corrupt, "object data shorter than its metadata says");
+  }
+
   result<size_t> read(char* buf, size_t n) override {
     if (pos_ >= end_) return size_t{0};
     n = static_cast<size_t>(std::min<uint64_t>(n, end_ - pos_));

@@ -123,6 +123,21 @@ class object_reader : public source {
   // Narrows what read() returns to [offset, offset + length) of the object,
   // so a caller can decide the range after seeing info(). Call before reading.
   virtual result<void> set_range(uint64_t offset, uint64_t length) = 0;
+
+  // Where the reader's next bytes lie in a plain file, for zero-copy sends
+  // (sendfile): the next at most max_bytes of the range as one run of an
+  // open file, advancing past them as read() would. nullopt: this reader's
+  // bytes are not stored that way (inline, erasure-coded, verified per block)
+  // and must be read(). The fd stays valid while the reader lives.
+  struct file_span {
+    int fd = -1;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+  };
+  virtual result<std::optional<file_span>> next_file_span(uint64_t max_bytes) {
+    (void)max_bytes;
+    return std::optional<file_span>();
+  }
 };
 
 struct list_options {

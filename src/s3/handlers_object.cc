@@ -12,6 +12,9 @@ namespace {
 
 using field = http::bhttp::field;
 constexpr size_t kStreamChunk = 1 << 20;
+// Ranges at least this long are sent with sendfile(2) when the bytes lie in a
+// plain file and the connection is plain TCP (get_object).
+constexpr uint64_t kZeroCopyMin = 64 << 10;
 
 std::string strip_quotes(std::string s) {
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
@@ -231,6 +234,24 @@ result<void> get_object(request& r, const context& c) {
   }
   if (partial) {
     SLUICE_TRY(reader->set_range(offset, length));
+  }
+  // Bytes that lie in plain files (single-drive objects past the inline
+  // size) go from the page cache to a plain socket with sendfile(2): no
+  // copy through this process. A 64 MiB GET copied every byte twice
+  // (pread, send) and reached ~0.5x nginx's sendfile on the same machine.
+  if (length >= kZeroCopyMin && r.ex.out.can_write_file()) {
+    SLUICE_TRY(auto span, reader->next_file_span(length));
+    if (span) {
+      SLUICE_TRY(r.ex.out.begin(res, length));
+      uint64_t sent = 0;
+      for (;;) {
+        SLUICE_TRY(r.ex.out.write_file(span->fd, span->offset, span->length));
+        sent += span->length;
+        if (sent >= length) return ok();
+        SLUICE_TRY(span, reader->next_file_span(length - sent));
+        if (!span) return fail(objstore::errc::corrupt, "object ended early");
+      }
+    }
   }
   std::string buf(static_cast<size_t>(std::min<uint64_t>(kStreamChunk, std::max<uint64_t>(length, 1))), '\0');
   // The first chunk is read before the status line goes out, so an object

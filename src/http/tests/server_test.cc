@@ -1,6 +1,9 @@
 #include "http/server.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "http/client.h"
 
@@ -37,6 +40,24 @@ class echo final : public handler {
       // The header waits for the body's first piece; both leave together.
       (void)ex.out.begin(r, 5);
       (void)ex.out.write("hello");
+      return;
+    }
+    if (ex.request.target() == "/file") {
+      // 300,000 bytes of a file from offset 1,000, with sendfile when the
+      // connection allows it, else through write().
+      std::string content(301000, '\0');
+      for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>('a' + i % 26);
+      char path[] = "/tmp/sluice-http-file-XXXXXX";
+      int fd = ::mkstemp(path);
+      (void)!::write(fd, content.data(), content.size());
+      ::unlink(path);
+      (void)ex.out.begin(r, 300000);
+      if (ex.out.can_write_file()) {
+        (void)ex.out.write_file(fd, 1000, 300000);
+      } else {
+        (void)ex.out.write(std::string_view(content).substr(1000));
+      }
+      ::close(fd);
       return;
     }
     if (ex.request.target() == "/nobody") {
@@ -148,6 +169,20 @@ TEST_F(Server, HeldHeadersLeaveWithTheBodyOrWhenTheHandlerReturns) {
   out = raw("GET /nobody HTTP/1.1\r\nHost: x\r\n\r\nGET /small HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_TRUE(out.starts_with("HTTP/1.1 200")) << out;
   EXPECT_TRUE(out.ends_with("Content-Length: 5\r\n\r\n")) << out;  // no body, and nothing after it
+}
+
+// A body sent with sendfile from an offset of a file: the right bytes, and
+// the connection stays usable.
+TEST_F(Server, FileBodiesGoOutWhole) {
+  std::string out =
+      raw("GET /file HTTP/1.1\r\nHost: x\r\n\r\nGET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const size_t body = out.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_NE(out.substr(0, body).find("Content-Length: 300000"), std::string::npos) << out.substr(0, body);
+  std::string want;
+  for (size_t i = 1000; i < 301000; ++i) want.push_back(static_cast<char>('a' + i % 26));
+  EXPECT_EQ(out.substr(body + 4, 300000), want);
+  EXPECT_TRUE(out.ends_with("\r\n\r\nhello"));
 }
 
 TEST_F(Server, ChunkedResponsesKeepTheConnection) {
