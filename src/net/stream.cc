@@ -267,12 +267,7 @@ bool stream::send_file_all(int in_fd, uint64_t offset, uint64_t length, boost::s
     const size_t want = static_cast<size_t>(std::min<uint64_t>(length, 1ull << 30));
     const ssize_t rc = ::sendfile(fd_, in_fd, &off, want);
     if (rc < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!wait(POLLOUT, ec)) return false;
-        continue;
-      }
-      ec = boost::system::error_code(errno, boost::system::system_category());
+      if (retry_send(ec)) continue;
       return false;
     }
     if (rc == 0) {  // the file is shorter than asked for
@@ -282,6 +277,13 @@ bool stream::send_file_all(int in_fd, uint64_t offset, uint64_t length, boost::s
     length -= static_cast<uint64_t>(rc);
   }
   return true;
+}
+
+bool stream::retry_send(boost::system::error_code& ec) {
+  if (errno == EINTR) return true;
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return wait(POLLOUT, ec);
+  ec = boost::system::error_code(errno, boost::system::system_category());
+  return false;
 }
 
 bool stream::wait(short events, boost::system::error_code& ec) {
@@ -443,12 +445,7 @@ bool stream::write_all(std::span<const std::string_view> pieces, boost::system::
     ssize_t rc = send_pieces(pieces, next, skip, 0);
     if (rc == 0) break;  // only empty pieces left
     if (rc < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!wait(POLLOUT, ec)) return false;
-        continue;
-      }
-      ec = boost::system::error_code(errno, boost::system::system_category());
+      if (retry_send(ec)) continue;
       return false;
     }
     // Advance past what was sent.

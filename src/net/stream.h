@@ -143,6 +143,10 @@ class stream {
   result<void> client_handshake(const tls_context& tls, const std::string& name);
   bool wait(short events, boost::system::error_code& ec);
   bool wait(short events, std::chrono::milliseconds timeout, boost::system::error_code& ec);
+  // After a plain send that returned -1: true when it should be tried again
+  // (EINTR, or EAGAIN and the socket became writable within the timeout),
+  // false with `ec` set otherwise.
+  bool retry_send(boost::system::error_code& ec);
   // One sendmsg(2) of pieces[next...] (leaving out the first `skip` bytes of
   // pieces[next]; at most 64 pieces): the bytes sent, 0 when there was nothing
   // to send, -1 with errno on failure. Plain sockets only.
