@@ -404,44 +404,47 @@ class local_reader final : public object_reader {
   // Parts are plain files holding the object's bytes as they are.
   result<std::optional<file_span>> next_file_span(uint64_t max_bytes) override {
     if (parts_.empty() || pos_ >= end_ || max_bytes == 0) return std::optional<file_span>();
-    uint64_t base = 0;
-    for (auto& [file, size] : parts_) {
-      if (pos_ < base + size) {
-        const uint64_t n = std::min({max_bytes, end_ - pos_, base + size - pos_});
-        file_span sp{file.fd(), pos_ - base, n};
-        pos_ += n;
-        return std::optional<file_span>(sp);
-      }
-      base += size;
-    }
-    return fail(errc::corrupt, "object data shorter than its metadata says");
+    SLUICE_TRY(auto at, locate(max_bytes));
+    file_span sp{at.file->fd(), at.offset, at.length};
+    pos_ += at.length;
+    return std::optional<file_span>(sp);
   }
 
   result<size_t> read(char* buf, size_t n) override {
     if (pos_ >= end_) return size_t{0};
-    n = static_cast<size_t>(std::min<uint64_t>(n, end_ - pos_));
     if (parts_.empty()) {
+      n = static_cast<size_t>(std::min<uint64_t>(n, end_ - pos_));
       std::memcpy(buf, inline_.data() + pos_, n);
       pos_ += n;
       return n;
     }
-    // Find the part holding pos_.
+    SLUICE_TRY(auto at, locate(n));
+    const auto want = static_cast<size_t>(at.length);
+    auto got = at.file->pread(buf, want, at.offset);
+    if (!got) return fail(io(got.error()));
+    if (got.value() != want) return fail(errc::corrupt, "object data shorter than its metadata says");
+    pos_ += want;
+    return want;
+  }
+
+ private:
+  // The part holding pos_, where in it pos_ lies, and how many bytes (at most
+  // `max_bytes`, never past end_ or the part's end) can be taken from there.
+  struct part_run {
+    const fs::file* file;
+    uint64_t offset;
+    uint64_t length;
+  };
+  result<part_run> locate(uint64_t max_bytes) const {
     uint64_t base = 0;
-    for (auto& [file, size] : parts_) {
-      if (pos_ < base + size) {
-        size_t want = static_cast<size_t>(std::min<uint64_t>(n, base + size - pos_));
-        auto got = file.pread(buf, want, pos_ - base);
-        if (!got) return fail(io(got.error()));
-        if (got.value() != want) return fail(errc::corrupt, "object data shorter than its metadata says");
-        pos_ += want;
-        return want;
-      }
+    for (const auto& [file, size] : parts_) {
+      if (pos_ < base + size)
+        return part_run{&file, pos_ - base, std::min({max_bytes, end_ - pos_, base + size - pos_})};
       base += size;
     }
     return fail(errc::corrupt, "object data shorter than its metadata says");
   }
 
- private:
   object_info info_;
   std::string inline_;
   std::vector<std::pair<fs::file, uint64_t>> parts_;
