@@ -194,11 +194,7 @@ class conn_writer final : public response_writer {
       return fail(errc::invalid_request, "write_file: not on this connection");
     length = std::min(length, remaining_);
     remaining_ -= length;
-    if (!held_head_.empty()) {
-      const std::string h = std::move(held_head_);
-      held_head_.clear();
-      SLUICE_TRY(put(h));
-    }
+    SLUICE_TRY(send_held_head());
     boost::system::error_code ec;
     if (length > 0 && !s_.send_file_all(fd, offset, length, ec)) {
       broken_ = true;
@@ -208,10 +204,7 @@ class conn_writer final : public response_writer {
   }
   // Sends a header still held back by begin() (the handler wrote no body).
   void flush() {
-    if (held_head_.empty() || broken_) return;
-    const std::string h = std::move(held_head_);
-    held_head_.clear();
-    (void)put(h);
+    if (!broken_) (void)send_held_head();
   }
   bool started() const override { return started_; }
   bool interrupted() override {
@@ -222,6 +215,13 @@ class conn_writer final : public response_writer {
   unsigned status() const { return status_; }
 
  private:
+  // Sends the header begin() held back, if it still is.
+  result<void> send_held_head() {
+    if (held_head_.empty()) return ok();
+    const std::string h = std::move(held_head_);
+    held_head_.clear();
+    return put(h);
+  }
   std::string head(response& r) {
     started_ = true;
     status_ = r.status;
