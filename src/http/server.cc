@@ -194,9 +194,10 @@ class conn_writer final : public response_writer {
       return fail(errc::invalid_request, "write_file: not on this connection");
     length = std::min(length, remaining_);
     remaining_ -= length;
-    SLUICE_TRY(send_held_head());
+    const std::string head = std::move(held_head_);
+    held_head_.clear();
     boost::system::error_code ec;
-    if (length > 0 && !s_.send_file_all(fd, offset, length, ec)) {
+    if ((length > 0 || !head.empty()) && !s_.send_file_all(head, fd, offset, length, ec)) {
       broken_ = true;
       return fail(errc::connection_closed, "sendfile: " + ec.message());
     }
@@ -204,7 +205,10 @@ class conn_writer final : public response_writer {
   }
   // Sends a header still held back by begin() (the handler wrote no body).
   void flush() {
-    if (!broken_) (void)send_held_head();
+    if (held_head_.empty() || broken_) return;
+    const std::string h = std::move(held_head_);
+    held_head_.clear();
+    (void)put(h);
   }
   bool started() const override { return started_; }
   bool interrupted() override {
@@ -215,13 +219,6 @@ class conn_writer final : public response_writer {
   unsigned status() const { return status_; }
 
  private:
-  // Sends the header begin() held back, if it still is.
-  result<void> send_held_head() {
-    if (held_head_.empty()) return ok();
-    const std::string h = std::move(held_head_);
-    held_head_.clear();
-    return put(h);
-  }
   std::string head(response& r) {
     started_ = true;
     status_ = r.status;

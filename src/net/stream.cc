@@ -255,12 +255,20 @@ result<void> stream::client_handshake(const tls_context& tls, const std::string&
   }
 }
 
-bool stream::send_file_all(int in_fd, uint64_t offset, uint64_t length, boost::system::error_code& ec) {
+bool stream::send_file_all(std::string_view head, int in_fd, uint64_t offset, uint64_t length,
+                           boost::system::error_code& ec) {
   ec = {};
   if (ssl_) {
     ec = boost::system::errc::make_error_code(boost::system::errc::operation_not_supported);
     return false;
   }
+  struct cork {
+    int fd;
+    explicit cork(int f) : fd(f) { set(1); }
+    ~cork() { set(0); }  // uncorking sends what is left at once
+    void set(int on) const { ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on); }
+  } corked(fd_);
+  if (!head.empty() && !write_all(head.data(), head.size(), ec)) return false;
   auto off = static_cast<off_t>(offset);
   while (length > 0) {
     // At most 1 GiB per call (sendfile moves at most 0x7ffff000 bytes anyway).
