@@ -127,7 +127,8 @@ int run_server(const server_args& args) {
   // One drive: the plain single-drive layout. Several: erasure-coded sets (docs/STORAGE_FORMAT.md).
   result<std::unique_ptr<objstore::object_layer>> store = fail(objstore::errc::bad_argument);
   if (drives.size() == 1) {
-    store = objstore::open_local_store({drives[0], bytes("s3.inline.bytes"), bytes("s3.max.object.size")});
+    store = objstore::open_local_store(
+        {drives[0], bytes("s3.inline.bytes"), bytes("s3.max.object.size"), bytes("s3.direct.io.bytes")});
   } else {
     objstore::erasure_store_options eo;
     eo.drives = drives;

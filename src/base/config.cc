@@ -52,6 +52,11 @@ const std::vector<key_info>& known_keys() {
        "Largest clock difference accepted in signed requests (RequestTimeTooSkewed).",
        {}},
       {"s3.inline.bytes", "131072", "Objects up to this size are stored inline in their metadata file.", {}},
+      {"s3.direct.io.bytes",
+       "32MiB",
+       "Bodies at least this large are written with direct I/O (one drive); smaller ones through the page "
+       "cache.",
+       {}},
       {"tls.certs.dir",
        "",
        "Folder with public.crt and private.key; when both exist the S3 port speaks HTTPS. "

@@ -14,6 +14,11 @@ struct local_store_options {
   std::string root;                 // drive folder; created when missing
   uint64_t inline_threshold = 128 * 1024;  // objects up to this size live inside their metadata file
   uint64_t max_object_size = 5ull << 40;
+  // Bodies declared at least this large (and bodies of unknown size) are
+  // written with direct I/O; smaller ones go through the page cache, their
+  // writeback started as each chunk is written, and are flushed at the end
+  // like the others. See docs/STORAGE_FORMAT.md, "Durability".
+  uint64_t direct_io_min = 32ull << 20;
 };
 
 // Opens (formatting when empty) a drive folder and cleans leftovers of
