@@ -318,7 +318,7 @@ struct staged_body {
   result<void> durable() { return spill ? spill->wait_durable() : ok(); }
 };
 
-// A body that spills is written with direct I/O when `direct` says so
+// A body that spills is written with direct I/O when `direct_io` says so
 // (large bodies), else through the page cache.
 result<staged_body> stage(source& data, uint64_t inline_max, uint64_t max_size, bool direct_io,
                           const std::string& spill_dir, const std::string& spill_name, bool md5_etag = true) {
