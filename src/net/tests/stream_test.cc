@@ -26,6 +26,19 @@ std::pair<std::unique_ptr<stream>, std::unique_ptr<stream>> pair() {
   return {std::move(a).value(), std::move(b).value()};
 }
 
+// A thread reading from `s` into `got` until it holds `n` bytes or the stream ends.
+std::thread read_into(stream& s, size_t n, std::string& got) {
+  return std::thread([&s, n, &got] {
+    char buf[65536];
+    while (got.size() < n) {
+      boost::system::error_code ec;
+      size_t k = s.read(buf, sizeof buf, ec);
+      if (ec || k == 0) break;
+      got.append(buf, k);
+    }
+  });
+}
+
 TEST(Stream, GatheredWriteSendsEveryPieceInOrderThroughPartialWrites) {
   auto [w, r] = pair();
   // Many pieces (more than one sendmsg takes), empty ones among them, and far
@@ -43,15 +56,7 @@ TEST(Stream, GatheredWriteSendsEveryPieceInOrderThroughPartialWrites) {
   }
   std::vector<std::string_view> pieces(owned.begin(), owned.end());
   std::string got;
-  std::thread reader([&, rs = r.get()] {
-    char buf[65536];
-    while (got.size() < expect.size()) {
-      boost::system::error_code ec;
-      size_t k = rs->read(buf, sizeof buf, ec);
-      if (ec || k == 0) break;
-      got.append(buf, k);
-    }
-  });
+  std::thread reader = read_into(*r, expect.size(), got);
   boost::system::error_code ec;
   EXPECT_TRUE(w->write_all(pieces, ec)) << ec.message();
   reader.join();
@@ -95,15 +100,7 @@ TEST(Stream, SendFileSendsTheHeadThenTheRangeAndUncorks) {
   const uint64_t off = 77, len = data.size() - 77 - 100;
   const std::string expect = head + data.substr(off, len);
   std::string got;
-  std::thread reader([&, rs = c.value().get()] {
-    char buf[65536];
-    while (got.size() < expect.size()) {
-      boost::system::error_code ec;
-      size_t k = rs->read(buf, sizeof buf, ec);
-      if (ec || k == 0) break;
-      got.append(buf, k);
-    }
-  });
+  std::thread reader = read_into(*c.value(), expect.size(), got);
   boost::system::error_code ec;
   EXPECT_TRUE(w.value()->send_file_all(head, file, off, len, ec)) << ec.message();
   int corked = -1;
